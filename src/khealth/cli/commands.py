@@ -1,0 +1,3 @@
+"""Registers every command group on the Typer app (one line per module)."""
+
+from __future__ import annotations
