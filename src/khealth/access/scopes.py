@@ -22,9 +22,7 @@ class Scope:
     interactions: str  # subset of "cruds", in that order
 
     def allows(self, resource_type: str, interaction: str) -> bool:
-        return (
-            self.resource_type in ("*", resource_type) and interaction in self.interactions
-        )
+        return self.resource_type in ("*", resource_type) and interaction in self.interactions
 
     def __str__(self) -> str:
         return f"{self.context}/{self.resource_type}.{self.interactions}"

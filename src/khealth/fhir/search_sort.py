@@ -1,0 +1,44 @@
+"""Sort keys for search results (``_sort``), shared by the in-memory backend and tests.
+
+Ascending order uses a resource's smallest value of the parameter and descending its
+largest (what HAPI and Medplum do); resources without a value sort last either way, and
+ties fall back to the store sequence so that paging is stable.
+"""
+
+from __future__ import annotations
+
+from khealth.fhir.index import ResourceIndex
+from khealth.fhir.search_model import SortKey
+
+SortValue = tuple[int, float | str]
+
+
+def sort_value(
+    index: ResourceIndex, key: SortKey, resource_id: str, last_updated: int
+) -> SortValue:
+    """(0, value) when present, (1, "") when missing, so that missing sorts last."""
+    values: list[float | str]
+    if key.param == "_id":
+        values = [resource_id]
+    elif key.param == "_lastUpdated":
+        values = [float(last_updated)]
+    elif key.param_type == "date":
+        rows = [d for d in index.dates if d.param == key.param]
+        values = [float(d.high if key.descending else d.low) for d in rows]
+    elif key.param_type == "string":
+        values = [s.value for s in index.strings if s.param == key.param]
+    elif key.param_type == "token":
+        values = [t.code or "" for t in index.tokens if t.param == key.param]
+    elif key.param_type == "number":
+        values = [n.value for n in index.numbers if n.param == key.param]
+    elif key.param_type == "quantity":
+        values = [q.value for q in index.quantities if q.param == key.param]
+    elif key.param_type == "reference":
+        values = [r.target_id or r.url or "" for r in index.references if r.param == key.param]
+    elif key.param_type == "uri":
+        values = [u.value for u in index.uris if u.param == key.param]
+    else:
+        values = []
+    if not values:
+        return (1, "")
+    return (0, max(values) if key.descending else min(values))  # type: ignore[type-var]

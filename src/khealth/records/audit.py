@@ -1,0 +1,86 @@
+"""One AuditEvent per request (IHE Basic Audit Log Patterns, simplified).
+
+The event names who (token subject, role, client), why (purpose of use), what
+interaction, and which resources by reference.  It never holds resource content or
+search values: those can carry identifiers.  Issue 5 chains these into a
+tamper-evident log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+
+from khealth.access.context import AccessContext
+from khealth.records.clock import format_instant
+
+MAX_ENTITIES = 500  # a large search is audited by its first references and a count
+
+_ACTION = {"create": "C", "read": "R", "vread": "R", "update": "U", "patch": "U", "delete": "D"}
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    action: str  # the REST interaction or operation name
+    entities: list[str] = field(default_factory=list)
+    entity_count: int = 0
+    query_type: str | None = None
+
+    def saw(self, resource_type: str, id: str) -> None:
+        self.entity_count += 1
+        if len(self.entities) < MAX_ENTITIES:
+            self.entities.append(f"{resource_type}/{id}")
+
+    def changed(self, resource_type: str, id: str, _letter: str) -> None:
+        self.saw(resource_type, id)
+
+    def searched(self, resource_type: str) -> None:
+        self.query_type = resource_type
+
+
+def audit_event(
+    ctx: AccessContext, record: AuditRecord, recorded: int, outcome: str, note: str | None
+) -> bytes:
+    event = {
+        "resourceType": "AuditEvent",
+        "id": str(uuid.uuid4()),
+        "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "code": "rest",
+        },
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": record.action}],
+        "action": _ACTION.get(record.action, "E"),
+        "recorded": format_instant(recorded),
+        "outcome": outcome,
+        "purposeOfUse": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                        "code": str(ctx.purpose),
+                    }
+                ]
+            }
+        ],
+        "agent": [
+            {
+                "who": {"identifier": {"value": ctx.subject}},
+                "requestor": True,
+                "role": [{"text": str(ctx.role)}],
+                **({"altId": ctx.client_id} if ctx.client_id else {}),
+            }
+        ],
+        "source": {"observer": {"display": "khealth"}},
+        "entity": [{"what": {"reference": ref}} for ref in record.entities],
+    }
+    if record.query_type:
+        event["entity"].append({"type": {"code": "2"}, "name": record.query_type})  # type: ignore[attr-defined]
+    if record.entity_count > len(record.entities):
+        event["outcomeDesc"] = (
+            f"{record.entity_count} resources; first {len(record.entities)} listed"
+        )
+    elif note:
+        event["outcomeDesc"] = note
+    return orjson.dumps(event)

@@ -1,0 +1,105 @@
+"""What the record service needs from a storage backend (implemented in ``khealth.store``).
+
+A backend stores, for every resource, its current version with the typed search values
+extracted from it (``ResourceIndex``) and the patient compartments it belongs to, plus
+every version in history, all written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from khealth.fhir.index import ResourceIndex
+from khealth.fhir.search_model import Include, SearchQuery
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    resource_type: str
+    id: str
+    version: int
+    last_updated: int  # microseconds since the epoch
+    deleted: bool
+    content: bytes  # the JSON as stored, meta included; b"" for a delete
+    method: str = "PUT"  # POST | PUT | PATCH | DELETE, for history bundles
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A new version to store. ``index`` is None for a delete."""
+
+    version: StoredVersion
+    index: ResourceIndex | None
+    compartments: frozenset[str]
+    expected_version: int | None  # the version it replaces (None: must not exist yet)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    matches: list[StoredVersion]
+    total: int | None
+    snapshot: int  # sequence number bounding this search, for stable next pages
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    versions: list[StoredVersion]
+    total: int
+
+
+class StoreSession(Protocol):
+    """One database transaction. Raises ``PreconditionFailed`` from ``put`` when the
+    current version is not ``expected_version`` (a concurrent writer won)."""
+
+    def current(self, resource_type: str, id: str) -> StoredVersion | None: ...
+
+    def version(self, resource_type: str, id: str, version: int) -> StoredVersion | None: ...
+
+    def put(self, write: Write) -> None: ...
+
+    def put_many(self, writes: Sequence[Write]) -> None: ...
+
+    def search(self, query: SearchQuery, compartment: str | None = None) -> SearchPage: ...
+
+    def includes(
+        self, matches: Sequence[StoredVersion], include: Include, compartment: str | None
+    ) -> list[StoredVersion]: ...
+
+    def compartment(
+        self, patient_id: str, types: Sequence[str], since: int | None
+    ) -> list[StoredVersion]: ...
+
+    def compartments_of(self, resource_type: str, id: str) -> frozenset[str]: ...
+
+    def history(
+        self,
+        resource_type: str | None,
+        id: str | None,
+        since: int | None,
+        count: int,
+        offset: int,
+    ) -> HistoryPage: ...
+
+    def lock(self, key: str) -> None:
+        """Serialise writers on ``key`` until commit (conditional create, If-Match)."""
+        ...
+
+    def audit(self, event: bytes, recorded: int) -> None: ...
+
+
+class ResourceStore(Protocol):
+    def session(self) -> AbstractContextManager[StoreSession]:
+        """A transaction: committed when the block ends, rolled back on an exception."""
+        ...
+
+    def stream(self, resource_types: Sequence[str], since: int | None) -> Iterator[StoredVersion]:
+        """Every current resource of these types, for bulk export (no access check here:
+        the record service checks before calling)."""
+        ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

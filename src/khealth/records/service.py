@@ -1,0 +1,373 @@
+"""The record service: the one door through which every resource is read or written.
+
+Each call takes the caller's :class:`AccessContext`, asks the access policy, validates
+and indexes what it writes, and records one audit event per request in the same
+transaction as the data (a request whose audit cannot be written fails).  FHIR REST
+semantics follow http://hl7.org/fhir/R4/http.html.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from khealth.access import policy
+from khealth.access.context import AccessContext
+from khealth.core.errors import (
+    Forbidden,
+    Gone,
+    InvalidRequest,
+    InvalidResource,
+    Issue,
+    KhealthError,
+    NotFound,
+    PreconditionFailed,
+)
+from khealth.fhir.definitions import SUPPORTED_TYPES
+from khealth.fhir.extract import extract, patient_compartments
+from khealth.fhir.search_model import Include, SearchQuery
+from khealth.fhir.search_parse import parse_search
+from khealth.fhir.validation import check_resource
+from khealth.records.audit import AuditRecord, audit_event
+from khealth.records.clock import Clock, SystemClock, format_instant
+from khealth.records.jsonpatch import apply_patch
+from khealth.records.ports import ResourceStore, SearchPage, StoreSession, StoredVersion, Write
+from khealth.records.references import local_references
+
+MAX_INCLUDE_ROUNDS = 4
+MAX_INCLUDED = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    stored: StoredVersion
+    created: bool
+    changed: bool = True
+
+
+@dataclass(slots=True)
+class SearchResult:
+    page: SearchPage
+    included: list[StoredVersion] = field(default_factory=list)
+
+
+def load_json(content: bytes) -> dict[str, Any]:
+    value = orjson.loads(content)
+    assert isinstance(value, dict)
+    return value
+
+
+def require_supported(resource_type: str) -> None:
+    if resource_type not in SUPPORTED_TYPES:
+        raise NotFound([Issue("not-supported", f"resource type {resource_type} is not supported")])
+
+
+class Records:
+    """Opens record sessions over a store; one session is one transaction and one audit."""
+
+    def __init__(self, store: ResourceStore, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+
+    @contextmanager
+    def begin(self, ctx: AccessContext, action: str) -> Iterator[RecordSession]:
+        """A transaction. A denied request is still audited, in its own transaction."""
+        try:
+            with self.store.session() as session:
+                rs = RecordSession(session, ctx, self.clock, action)
+                yield rs
+                rs.write_audit(outcome="0")
+        except Forbidden as denied:
+            with self.store.session() as session:
+                rs = RecordSession(session, ctx, self.clock, action)
+                rs.write_audit(outcome="8", note=denied.summary())
+            raise
+
+
+class RecordSession:
+    def __init__(
+        self, session: StoreSession, ctx: AccessContext, clock: Clock, action: str
+    ) -> None:
+        self.s = session
+        self.ctx = ctx
+        self.clock = clock
+        self.audit = AuditRecord(action=action)
+
+    def write_audit(self, outcome: str, note: str | None = None) -> None:
+        recorded = self.clock.now_us()
+        self.s.audit(audit_event(self.ctx, self.audit, recorded, outcome, note), recorded)
+
+    # -- reads -----------------------------------------------------------------------
+    def read(self, resource_type: str, id: str) -> StoredVersion:
+        require_supported(resource_type)
+        policy.require(self.ctx, resource_type, "read")
+        current = self.s.current(resource_type, id)
+        if current is None:
+            raise NotFound([Issue("not-found", f"{resource_type}/{id} is not known")])
+        policy.require_in_compartment(
+            self.ctx, resource_type, "read", self.s.compartments_of(resource_type, id)
+        )
+        self.audit.saw(resource_type, id)
+        if current.deleted:
+            raise Gone([Issue("deleted", f"{resource_type}/{id} was deleted")])
+        return current
+
+    def vread(self, resource_type: str, id: str, version: int) -> StoredVersion:
+        self.read_allowed_even_if_deleted(resource_type, id)
+        found = self.s.version(resource_type, id, version)
+        if found is None:
+            raise NotFound([Issue("not-found", f"{resource_type}/{id} has no version {version}")])
+        if found.deleted:
+            raise Gone([Issue("deleted", f"version {version} of {resource_type}/{id} is a delete")])
+        return found
+
+    def read_allowed_even_if_deleted(self, resource_type: str, id: str) -> StoredVersion:
+        try:
+            return self.read(resource_type, id)
+        except Gone:
+            current = self.s.current(resource_type, id)
+            assert current is not None
+            return current
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        if query.resource_type is not None:
+            require_supported(query.resource_type)
+        types = (
+            [query.resource_type] if query.resource_type else list(query.types or SUPPORTED_TYPES)
+        )
+        compartment = None
+        for t in types:
+            policy.require(self.ctx, t, "search")
+            compartment = compartment or policy.compartment_of(self.ctx, t, "search")
+        self.audit.searched(query.resource_type or "*")
+        page = self.s.search(query, compartment)
+        result = SearchResult(page)
+        result.included = self._includes(page.matches, query)
+        for m in page.matches:
+            self.audit.saw(m.resource_type, m.id)
+        return result
+
+    def _includes(self, matches: list[StoredVersion], query: SearchQuery) -> list[StoredVersion]:
+        seen = {(m.resource_type, m.id) for m in matches}
+        included: list[StoredVersion] = []
+        frontier = matches
+        specs: Sequence[Include] = (*query.includes, *query.revincludes)
+        for round_number in range(MAX_INCLUDE_ROUNDS):
+            found: list[StoredVersion] = []
+            for spec in specs:
+                if round_number > 0 and not spec.iterate:
+                    continue
+                for v in self.s.includes(frontier, spec, self._include_compartment()):
+                    key = (v.resource_type, v.id)
+                    if key not in seen and self.ctx.can(v.resource_type, "r"):
+                        seen.add(key)
+                        found.append(v)
+            included.extend(found)
+            if not found or len(included) >= MAX_INCLUDED:
+                break
+            frontier = found
+        return included[:MAX_INCLUDED]
+
+    def _include_compartment(self) -> str | None:
+        bound = self.ctx.patient is not None and all(
+            s.context == "patient" for s in self.ctx.scopes
+        )
+        return self.ctx.patient if bound else None
+
+    def history(
+        self, resource_type: str | None, id: str | None, since: int | None, count: int, offset: int
+    ) -> tuple[list[StoredVersion], int]:
+        if resource_type is not None:
+            require_supported(resource_type)
+        if id is not None and resource_type is not None:
+            self.read_allowed_even_if_deleted(resource_type, id)
+        else:
+            for t in [resource_type] if resource_type else SUPPORTED_TYPES:
+                policy.require(self.ctx, t, "history")
+                if policy.compartment_of(self.ctx, t, "history") is not None:
+                    raise Forbidden(
+                        [Issue("forbidden", "type history is not open to patient scopes")]
+                    )
+        page = self.s.history(resource_type, id, since, count, offset)
+        return page.versions, page.total
+
+    def everything(
+        self, patient_id: str, since: int | None, types: Sequence[str]
+    ) -> list[StoredVersion]:
+        """Patient/$everything (http://hl7.org/fhir/R4/patient-operation-everything.html):
+        the patient, every resource in their compartment, and what those reference."""
+        patient = self.read("Patient", patient_id)
+        members = self.s.compartment(patient_id, types, since)
+        found = {(v.resource_type, v.id): v for v in [patient, *members]}
+        for ref in local_references(found.values()):
+            if ref in found or (types and ref[0] not in types):
+                continue
+            target = self.s.current(*ref)
+            if target is not None and not target.deleted:
+                found[ref] = target
+        visible = [v for v in found.values() if self.ctx.can(v.resource_type, "r")]
+        for v in visible:
+            self.audit.saw(v.resource_type, v.id)
+        return visible
+
+    # -- writes ----------------------------------------------------------------------
+    def create(
+        self, resource: Any, if_none_exist: str | None = None, id: str | None = None
+    ) -> WriteResult:
+        resource_type = _resource_type(resource)
+        policy.require(self.ctx, resource_type, "create")
+        if if_none_exist:
+            existing = self._conditional(resource_type, if_none_exist)
+            if existing is not None:
+                return WriteResult(existing, created=False, changed=False)
+        new_id = id or str(uuid.uuid4())
+        return self._store(resource_type, new_id, resource, None, "POST")
+
+    def _conditional(self, resource_type: str, criteria: str) -> StoredVersion | None:
+        """The one match of a conditional request; None when none; 412 when several."""
+        params = _query_pairs(criteria)
+        if not params:
+            raise InvalidRequest([Issue("invalid", "a conditional request needs search criteria")])
+        self.s.lock(f"{resource_type}?{criteria}")
+        query = parse_search(resource_type, params)
+        page = self.s.search(SearchQuery(resource_type, query.clauses, count=2), None)
+        if len(page.matches) > 1:
+            raise PreconditionFailed(
+                [Issue("multiple-matches", "the conditional criteria match more than one resource")]
+            )
+        return page.matches[0] if page.matches else None
+
+    def update(
+        self, resource_type: str, id: str, resource: Any, if_match: int | None = None
+    ) -> WriteResult:
+        require_supported(resource_type)
+        if _resource_type(resource) != resource_type:
+            raise InvalidRequest(
+                [Issue("invalid", "resourceType does not match the URL", "resourceType")]
+            )
+        if resource.get("id") != id:
+            raise InvalidRequest([Issue("invalid", "the resource id must match the URL", "id")])
+        self.s.lock(f"{resource_type}/{id}")
+        current = self.s.current(resource_type, id)
+        policy.require(self.ctx, resource_type, "update" if current else "create")
+        if current is not None:
+            policy.require_in_compartment(
+                self.ctx, resource_type, "update", self.s.compartments_of(resource_type, id)
+            )
+        if if_match is not None and (current is None or current.version != if_match):
+            raise PreconditionFailed(
+                [Issue("conflict", "If-Match names a version that is not the current one")]
+            )
+        if current is not None and not current.deleted and _same_content(current, resource):
+            return WriteResult(current, created=False, changed=False)
+        expected = current.version if current else None
+        return self._store(resource_type, id, resource, expected, "PUT")
+
+    def conditional_update(self, resource_type: str, criteria: str, resource: Any) -> WriteResult:
+        require_supported(resource_type)
+        match = self._conditional(resource_type, criteria)
+        if match is None:
+            given = resource.get("id") if isinstance(resource, dict) else None
+            return self.create(resource, id=given if isinstance(given, str) else None)
+        if isinstance(resource, dict) and resource.get("id") not in (None, match.id):
+            raise InvalidRequest([Issue("invalid", "the resource id differs from the match", "id")])
+        body = {**resource, "id": match.id} if isinstance(resource, dict) else resource
+        return self.update(resource_type, match.id, body)
+
+    def patch(
+        self, resource_type: str, id: str, operations: Any, if_match: int | None = None
+    ) -> WriteResult:
+        current = self.read(resource_type, id)
+        patched = apply_patch(load_json(current.content), operations)
+        return self.update(resource_type, id, patched, if_match)
+
+    def delete(self, resource_type: str, id: str) -> StoredVersion | None:
+        require_supported(resource_type)
+        policy.require(self.ctx, resource_type, "delete")
+        self.s.lock(f"{resource_type}/{id}")
+        current = self.s.current(resource_type, id)
+        if current is None or current.deleted:
+            return None
+        policy.require_in_compartment(
+            self.ctx, resource_type, "delete", self.s.compartments_of(resource_type, id)
+        )
+        tombstone = StoredVersion(
+            resource_type, id, current.version + 1, self.clock.now_us(), True, b"", "DELETE"
+        )
+        self.s.put(Write(tombstone, None, frozenset(), current.version))
+        self.audit.changed(resource_type, id, "D")
+        return tombstone
+
+    def _store(
+        self, resource_type: str, id: str, resource: Any, expected: int | None, method: str
+    ) -> WriteResult:
+        stored, index, compartments = self.prepare(resource_type, id, resource, expected, method)
+        policy.require_in_compartment(self.ctx, resource_type, "create", compartments)
+        self.s.put(Write(stored, index, compartments, expected))
+        self.audit.changed(resource_type, id, "C" if expected is None else "U")
+        return WriteResult(stored, created=expected is None)
+
+    def prepare(
+        self, resource_type: str, id: str, resource: Any, expected: int | None, method: str = "PUT"
+    ) -> tuple[StoredVersion, Any, frozenset[str]]:
+        """Validate, stamp meta, serialise and index one version (no I/O)."""
+        body = dict(resource)
+        body["id"] = id
+        check_resource(body)
+        version = (expected or 0) + 1
+        now = self.clock.now_us()
+        meta = dict(body.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = format_instant(now)
+        body["meta"] = meta
+        index = extract(body)
+        compartments = patient_compartments(body, index)
+        content = orjson.dumps(body)
+        stored = StoredVersion(resource_type, id, version, now, False, content, method)
+        return stored, index, compartments
+
+
+def _resource_type(resource: Any) -> str:
+    if not isinstance(resource, dict):
+        raise InvalidResource([Issue("structure", "the body must be a JSON object")])
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str):
+        raise InvalidResource([Issue("required", "resourceType is missing", "resourceType")])
+    require_supported(resource_type)
+    return resource_type
+
+
+def _strip_meta(resource: dict[str, Any]) -> dict[str, Any]:
+    body = dict(resource)
+    meta = dict(body.pop("meta", None) or {})
+    meta.pop("versionId", None)
+    meta.pop("lastUpdated", None)
+    if meta:
+        body["meta"] = meta
+    return body
+
+
+def _same_content(current: StoredVersion, resource: dict[str, Any]) -> bool:
+    """An update that changes nothing keeps the version (HAPI's no-op detection), which
+    also makes re-running an import harmless."""
+    return _strip_meta(load_json(current.content)) == _strip_meta(resource)
+
+
+def _query_pairs(criteria: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    text = criteria.split("?", 1)[1] if "?" in criteria else criteria
+    try:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise InvalidRequest(
+            [Issue("invalid", "conditional criteria are not a query string")]
+        ) from None
+
+
+__all__ = ["KhealthError", "RecordSession", "Records", "SearchResult", "WriteResult"]

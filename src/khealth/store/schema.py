@@ -1,0 +1,175 @@
+"""The tables: current resources, every version, typed search-index rows, compartments,
+and the audit log.  Index rows carry the resource type so that an index on
+(type, param, value) answers a search without touching other types.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+ID = String(64)
+TYPE = String(64)
+PARAM = String(100)
+
+resource = Table(
+    "resource",
+    metadata,
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("type", TYPE, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    UniqueConstraint("type", "id", name="uq_resource_type_id"),
+    Index("ix_resource_type_updated", "type", "last_updated"),
+)
+
+resource_version = Table(
+    "resource_version",
+    metadata,
+    Column("type", TYPE, primary_key=True),
+    Column("id", ID, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Index("ix_resource_version_updated", "last_updated"),
+    Index("ix_resource_version_type_updated", "type", "last_updated"),
+)
+
+compartment = Table(
+    "compartment",
+    metadata,
+    Column("res_pk", BigInteger, primary_key=True),
+    Column("patient_id", ID, primary_key=True),
+    Index("ix_compartment_patient", "patient_id", "res_pk"),
+)
+
+
+def _index_table(
+    name: str, *columns: Column[object], indexes: tuple[tuple[str, ...], ...]
+) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("res_pk", BigInteger, nullable=False),
+        Column("type", TYPE, nullable=False),
+        Column("param", PARAM, nullable=False),
+        *columns,
+        Index(f"ix_{name}_res", "res_pk"),
+        *(Index(f"ix_{name}_{'_'.join(cols)}", "type", "param", *cols) for cols in indexes),
+    )
+
+
+sp_token = _index_table(
+    "sp_token",
+    Column("system", Text),
+    Column("code", Text),
+    Column("text", Text),
+    indexes=(("code", "system"),),
+)
+sp_string = _index_table(
+    "sp_string", Column("value", Text, nullable=False), Column("exact", Text, nullable=False),
+    indexes=(("value",),),
+)  # fmt: skip
+sp_date = _index_table(
+    "sp_date", Column("low", BigInteger, nullable=False), Column("high", BigInteger, nullable=False),
+    indexes=(("low", "high"),),
+)  # fmt: skip
+sp_number = _index_table(
+    "sp_number",
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    indexes=(("value",),),
+)
+sp_quantity = _index_table(
+    "sp_quantity",
+    Column("value", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("system", Text),
+    Column("code", Text),
+    Column("unit", Text),
+    indexes=(("code", "value"),),
+)
+sp_uri = _index_table("sp_uri", Column("value", Text, nullable=False), indexes=(("value",),))
+sp_reference = _index_table(
+    "sp_reference",
+    Column("target_type", TYPE),
+    Column("target_id", ID),
+    Column("url", Text),
+    Column("identifier_system", Text),
+    Column("identifier_value", Text),
+    indexes=(("target_id", "target_type"),),
+)
+Index("ix_sp_reference_target", sp_reference.c.target_type, sp_reference.c.target_id)
+
+
+def _component_columns(n: int) -> list[Column[object]]:
+    return [
+        Column(f"c{n}_system", Text),
+        Column(f"c{n}_code", Text),
+        Column(f"c{n}_value", Float),
+        Column(f"c{n}_low", Float),
+        Column(f"c{n}_high", Float),
+        Column(f"c{n}_text", Text),
+    ]
+
+
+sp_composite = _index_table(
+    "sp_composite", *_component_columns(1), *_component_columns(2), *_component_columns(3),
+    indexes=(("c1_code",),),
+)  # fmt: skip
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("recorded", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+#: Resumable jobs (bulk import files, exports): what is done so far.
+job = Table(
+    "job",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("detail", LargeBinary, nullable=False),
+)
+
+INDEX_TABLES = {
+    "token": sp_token,
+    "string": sp_string,
+    "date": sp_date,
+    "number": sp_number,
+    "quantity": sp_quantity,
+    "uri": sp_uri,
+    "reference": sp_reference,
+    "composite": sp_composite,
+}

@@ -1,0 +1,406 @@
+"""The SQL repository (SQLite and PostgreSQL through SQLAlchemy Core).
+
+Writes put the current version, the history version, the index rows and the compartment
+rows in one transaction.  Optimistic concurrency: the current row is updated only where
+its version is still the expected one, so of two writers with the same If-Match exactly
+one succeeds and the other gets 412.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, false, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from khealth.core.errors import Issue, PreconditionFailed
+from khealth.fhir.index import CompositeValue, ResourceIndex
+from khealth.fhir.search_model import Include, SearchQuery
+from khealth.records.ports import HistoryPage, SearchPage, StoredVersion, Write
+from khealth.store.engine import make_engine
+from khealth.store.schema import (
+    INDEX_TABLES,
+    audit_log,
+    compartment,
+    resource,
+    resource_version,
+    sp_reference,
+)
+from khealth.store.sql_search import SearchCompiler, apply_sort
+
+_CURRENT = (
+    resource.c.pk,
+    resource.c.type,
+    resource.c.id,
+    resource.c.version,
+    resource.c.last_updated,
+    resource.c.deleted,
+    resource.c.content,
+)
+
+
+def _version(row: Any, method: str = "PUT") -> StoredVersion:
+    return StoredVersion(
+        row.type,
+        row.id,
+        row.version,
+        row.last_updated,
+        bool(row.deleted),
+        bytes(row.content),
+        method,
+    )
+
+
+class SqlStore:
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[SqlSession]:
+        with self.engine.begin() as conn:
+            yield SqlSession(conn, self.is_postgres)
+
+    def stream(self, resource_types: Sequence[str], since: int | None) -> Iterator[StoredVersion]:
+        last = 0
+        while True:
+            stmt = select(*_CURRENT).where(resource.c.pk > last, resource.c.deleted == false())
+            if resource_types:
+                stmt = stmt.where(resource.c.type.in_(resource_types))
+            if since is not None:
+                stmt = stmt.where(resource.c.last_updated >= since)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.order_by(resource.c.pk).limit(1000)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _version(row)
+            last = rows[-1].pk
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def index_rows(
+    pk: int, resource_type: str, index: ResourceIndex
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows of each index table for one resource version."""
+    base = {"res_pk": pk, "type": resource_type}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "token": [{**base, "param": t.param, "system": t.system, "code": t.code, "text": t.text} for t in index.tokens],
+        "string": [{**base, "param": s.param, "value": s.value, "exact": s.exact} for s in index.strings],
+        "date": [{**base, "param": d.param, "low": d.low, "high": d.high} for d in index.dates],
+        "number": [{**base, "param": n.param, "value": n.value, "low": n.low, "high": n.high} for n in index.numbers],
+        "quantity": [
+            {**base, "param": q.param, "value": q.value, "low": q.low, "high": q.high,
+             "system": q.system, "code": q.code, "unit": q.unit}
+            for q in index.quantities
+        ],
+        "uri": [{**base, "param": u.param, "value": u.value} for u in index.uris],
+        "reference": [
+            {**base, "param": r.param, "target_type": r.target_type, "target_id": r.target_id,
+             "url": r.url, "identifier_system": r.identifier_system,
+             "identifier_value": r.identifier_value}
+            for r in index.references
+        ],
+        "composite": [_composite_row(base, c) for c in index.composites if len(c.components) <= 3],
+    }  # fmt: skip
+    return rows
+
+
+_COMPONENT_KEYS = ("system", "code", "value", "low", "high", "text")
+
+
+def _composite_row(base: dict[str, Any], value: CompositeValue) -> dict[str, Any]:
+    row: dict[str, Any] = {**base, "param": value.param}
+    for n in (1, 2, 3):
+        for key in _COMPONENT_KEYS:
+            row[f"c{n}_{key}"] = None
+    for n, comp in enumerate(value.components, start=1):
+        for key, v in _component_fields(comp).items():
+            row[f"c{n}_{key}"] = v
+    return row
+
+
+def _component_fields(comp: Any) -> dict[str, Any]:
+    kind = type(comp).__name__
+    if kind == "TokenValue":
+        return {"system": comp.system, "code": comp.code, "text": comp.text}
+    if kind == "QuantityValue":
+        return {
+            "system": comp.system,
+            "code": comp.code,
+            "value": comp.value,
+            "low": comp.low,
+            "high": comp.high,
+        }
+    if kind in ("DateValue",):
+        return {"low": comp.low, "high": comp.high}
+    if kind == "NumberValue":
+        return {"value": comp.value, "low": comp.low, "high": comp.high}
+    if kind == "StringValue":
+        return {"text": comp.value}
+    if kind == "UriValue":
+        return {"text": comp.value}
+    if kind == "ReferenceValue":
+        return {"system": comp.target_type, "code": comp.target_id, "text": comp.url}
+    return {}
+
+
+class SqlSession:
+    def __init__(self, conn: Connection, is_postgres: bool) -> None:
+        self.conn = conn
+        self.is_postgres = is_postgres
+        self.compiler = SearchCompiler()
+
+    # -- reads -----------------------------------------------------------------------
+    def current(self, resource_type: str, id: str) -> StoredVersion | None:
+        row = self.conn.execute(
+            select(*_CURRENT).where(resource.c.type == resource_type, resource.c.id == id)
+        ).first()
+        return _version(row) if row else None
+
+    def version(self, resource_type: str, id: str, version: int) -> StoredVersion | None:
+        v = resource_version.c
+        row = self.conn.execute(
+            select(v.type, v.id, v.version, v.last_updated, v.deleted, v.content, v.method).where(
+                v.type == resource_type, v.id == id, v.version == version
+            )
+        ).first()
+        return _version(row, row.method) if row else None
+
+    def compartments_of(self, resource_type: str, id: str) -> frozenset[str]:
+        rows = self.conn.execute(
+            select(compartment.c.patient_id)
+            .join(resource, resource.c.pk == compartment.c.res_pk)
+            .where(resource.c.type == resource_type, resource.c.id == id)
+        ).scalars()
+        return frozenset(rows)
+
+    # -- writes ----------------------------------------------------------------------
+    def lock(self, key: str) -> None:
+        if self.is_postgres:
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+    def audit(self, event: bytes, recorded: int) -> None:
+        self.conn.execute(insert(audit_log).values(recorded=recorded, content=event))
+
+    def put(self, write: Write) -> None:
+        self.put_many([write])
+
+    def put_many(self, writes: Sequence[Write]) -> None:
+        table_rows: dict[str, list[dict[str, Any]]] = {k: [] for k in INDEX_TABLES}
+        compartment_rows: list[dict[str, Any]] = []
+        history_rows: list[dict[str, Any]] = []
+        for w in writes:
+            pk = self._put_current(w)
+            v = w.version
+            history_rows.append(
+                {"type": v.resource_type, "id": v.id, "version": v.version,
+                 "last_updated": v.last_updated, "deleted": v.deleted, "method": v.method,
+                 "content": v.content}
+            )  # fmt: skip
+            if w.expected_version is not None:
+                self._clear_index(pk)
+            if w.index is not None:
+                for kind, rows in index_rows(pk, v.resource_type, w.index).items():
+                    table_rows[kind].extend(rows)
+                compartment_rows.extend({"res_pk": pk, "patient_id": p} for p in w.compartments)
+        self.conn.execute(insert(resource_version), history_rows)
+        for kind, rows in table_rows.items():
+            if rows:
+                self.conn.execute(insert(INDEX_TABLES[kind]), rows)
+        if compartment_rows:
+            self.conn.execute(insert(compartment), compartment_rows)
+
+    def _put_current(self, w: Write) -> int:
+        v = w.version
+        values = {
+            "version": v.version,
+            "last_updated": v.last_updated,
+            "deleted": v.deleted,
+            "content": v.content,
+        }
+        if w.expected_version is None:
+            try:
+                with self.conn.begin_nested():
+                    result = self.conn.execute(
+                        insert(resource).values(type=v.resource_type, id=v.id, **values)
+                    )
+            except IntegrityError:
+                raise _conflict() from None
+            pk = result.inserted_primary_key
+            assert pk is not None
+            return int(pk[0])
+        result = self.conn.execute(
+            update(resource)
+            .where(
+                resource.c.type == v.resource_type,
+                resource.c.id == v.id,
+                resource.c.version == w.expected_version,
+            )
+            .values(**values)
+            .returning(resource.c.pk)
+        )
+        row = result.first()
+        if row is None:
+            raise _conflict()
+        return int(row.pk)
+
+    def _clear_index(self, pk: int) -> None:
+        for table in INDEX_TABLES.values():
+            self.conn.execute(delete(table).where(table.c.res_pk == pk))
+        self.conn.execute(delete(compartment).where(compartment.c.res_pk == pk))
+
+    # -- search ----------------------------------------------------------------------
+    def search(self, query: SearchQuery, compartment_id: str | None = None) -> SearchPage:
+        r = resource
+        snapshot = query.snapshot
+        if snapshot is None:
+            snapshot = int(
+                self.conn.execute(select(func.coalesce(func.max(r.c.pk), 0))).scalar_one()
+            )
+        where = [r.c.deleted == false(), r.c.pk <= snapshot]
+        if query.resource_type is not None:
+            where.append(r.c.type == query.resource_type)
+        elif query.types:
+            where.append(r.c.type.in_(query.types))
+        if compartment_id is not None:
+            where.append(
+                r.c.pk.in_(
+                    select(compartment.c.res_pk).where(compartment.c.patient_id == compartment_id)
+                )
+            )
+        where.extend(self.compiler.clause(c, r, query.resource_type) for c in query.clauses)
+        total = None
+        if query.total.value != "none" or query.count == 0:
+            total = int(
+                self.conn.execute(select(func.count()).select_from(r).where(*where)).scalar_one()
+            )
+        matches: list[StoredVersion] = []
+        if query.count > 0:
+            stmt = apply_sort(select(*_CURRENT).where(*where), query.sort, r)
+            rows = self.conn.execute(stmt.limit(query.count).offset(query.offset)).all()
+            matches = [_version(row) for row in rows]
+        return SearchPage(matches, total, snapshot)
+
+    def includes(
+        self, matches: Sequence[StoredVersion], include: Include, compartment_id: str | None
+    ) -> list[StoredVersion]:
+        if not matches:
+            return []
+        ref = sp_reference
+        param_ok = true_if_any(include.param, ref.c.param)
+        if include.reverse:
+            keys = {(m.resource_type, m.id) for m in matches}
+            src = resource
+            stmt = (
+                select(*_CURRENT, ref.c.target_type, ref.c.target_id)
+                .join(ref, ref.c.res_pk == src.c.pk)
+                .where(
+                    src.c.type == include.source_type,
+                    src.c.deleted == false(),
+                    param_ok,
+                    ref.c.target_id.in_({m.id for m in matches}),
+                    ref.c.target_type.in_({m.resource_type for m in matches}),
+                )
+            )
+            stmt = self._in_compartment(stmt, src, compartment_id)
+            rows = self.conn.execute(stmt.order_by(src.c.pk)).all()
+            found = {
+                (row.type, row.id): row for row in rows if (row.target_type, row.target_id) in keys
+            }
+            return [_version(row) for row in found.values()]
+        sources = [m.id for m in matches if m.resource_type == include.source_type]
+        if not sources:
+            return []
+        src = resource.alias()
+        tgt = resource
+        conditions = [
+            src.c.type == include.source_type,
+            src.c.id.in_(sources),
+            ref.c.res_pk == src.c.pk,
+            param_ok,
+            tgt.c.type == ref.c.target_type,
+            tgt.c.id == ref.c.target_id,
+            tgt.c.deleted == false(),
+        ]
+        if include.target_type:
+            conditions.append(ref.c.target_type == include.target_type)
+        stmt = (
+            select(*_CURRENT)
+            .select_from(src)
+            .join(ref, ref.c.res_pk == src.c.pk)
+            .join(tgt, and_(tgt.c.type == ref.c.target_type, tgt.c.id == ref.c.target_id))
+            .where(*conditions)
+        )
+        stmt = self._in_compartment(stmt, tgt, compartment_id)
+        rows = self.conn.execute(stmt.order_by(tgt.c.pk)).all()
+        unique = {(row.type, row.id): row for row in rows}
+        return [_version(row) for row in unique.values()]
+
+    def _in_compartment(self, stmt: Any, table: Any, compartment_id: str | None) -> Any:
+        if compartment_id is None:
+            return stmt
+        return stmt.where(
+            table.c.pk.in_(
+                select(compartment.c.res_pk).where(compartment.c.patient_id == compartment_id)
+            )
+        )
+
+    def compartment(
+        self, patient_id: str, types: Sequence[str], since: int | None
+    ) -> list[StoredVersion]:
+        r = resource
+        stmt = (
+            select(*_CURRENT)
+            .join(compartment, compartment.c.res_pk == r.c.pk)
+            .where(compartment.c.patient_id == patient_id, r.c.deleted == false())
+        )
+        if types:
+            stmt = stmt.where(r.c.type.in_(types))
+        if since is not None:
+            stmt = stmt.where(r.c.last_updated >= since)
+        return [_version(row) for row in self.conn.execute(stmt.order_by(r.c.pk)).all()]
+
+    def history(
+        self, resource_type: str | None, id: str | None, since: int | None, count: int, offset: int
+    ) -> HistoryPage:
+        v = resource_version.c
+        where = []
+        if resource_type is not None:
+            where.append(v.type == resource_type)
+        if id is not None:
+            where.append(v.id == id)
+        if since is not None:
+            where.append(v.last_updated >= since)
+        total = int(
+            self.conn.execute(
+                select(func.count()).select_from(resource_version).where(*where)
+            ).scalar_one()
+        )
+        rows = self.conn.execute(
+            select(v.type, v.id, v.version, v.last_updated, v.deleted, v.content, v.method)
+            .where(*where)
+            .order_by(v.last_updated.desc(), v.version.desc())
+            .limit(count)
+            .offset(offset)
+        ).all()
+        return HistoryPage([_version(row, row.method) for row in rows], total)
+
+
+def true_if_any(param: str, column: Any) -> Any:
+    from sqlalchemy import true
+
+    return true() if param == "*" else column == param
+
+
+def _conflict() -> PreconditionFailed:
+    return PreconditionFailed([Issue("conflict", "the resource was changed by another request")])
