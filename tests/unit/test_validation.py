@@ -410,6 +410,7 @@ def test_it_refuses_deep_nesting_without_a_recursion_error() -> None:
     issues = validate_resource(resource)
     assert [issue.code for issue in issues] == ["structure"]
     assert "nested more than" in issues[0].diagnostics
+    assert issues[0].expression[0].startswith("Patient.extension[0].extension[0]")
 
 
 def test_it_refuses_a_value_that_is_not_a_json_object() -> None:

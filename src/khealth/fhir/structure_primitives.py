@@ -28,7 +28,6 @@ Check = Callable[[object], bool]
 _REGEX_EXTENSION = "http://hl7.org/fhir/StructureDefinition/regex"
 _INT32_MIN = -(2**31)
 _INT32_MAX = 2**31 - 1
-_FORBIDDEN_STRING_CHARACTERS = ("\x0b", "\x0c")  # all that `[ \r\n\t\S]+` excludes
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]+", re.ASCII)
 _ASCII_WHITESPACE = re.compile(r"\s+", re.ASCII)
 
@@ -71,9 +70,8 @@ def primitive_checks(regexes: Mapping[str, str]) -> dict[str, Check]:
 
 
 def is_string(value: object) -> bool:
-    if type(value) is not str or not value:
-        return False
-    return not any(c in value for c in _FORBIDDEN_STRING_CHARACTERS)
+    # `[ \r\n\t\S]+` under ASCII rules: non-empty, and no vertical tab or form feed.
+    return type(value) is str and value != "" and "\x0b" not in value and "\x0c" not in value
 
 
 def _is_boolean(value: object) -> bool:

@@ -87,8 +87,9 @@ def _check_resource(
 def _check_object(
     obj: dict[str, Any], model: TypeModel, path: str, issues: list[Issue], depth: int
 ) -> None:
+    # The hot loop of bulk import: kept in one function, primitives checked inline.
     if depth > MAX_DEPTH:
-        _report(issues, "structure", f"{path} is nested more than {MAX_DEPTH} levels", path)
+        _report(issues, "structure", f"Elements are nested more than {MAX_DEPTH} levels", path)
         return
     elements = model.elements
     chosen: set[str] | None = None
