@@ -53,7 +53,6 @@ class KhealthError(Exception):
         return {"resourceType": "OperationOutcome", "issue": [i.to_fhir() for i in self.issues]}
 
 
-
 class InvalidRequest(KhealthError):
     """400: the request itself is malformed (bad JSON, bad parameter, bad Bundle)."""
 

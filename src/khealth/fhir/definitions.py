@@ -17,8 +17,9 @@ from khealth.core.errors import KhealthError
 
 FHIR_VERSION = "4.0.1"
 
-#: The resource types this server stores and searches (issue 2's list).
-SUPPORTED_TYPES: tuple[str, ...] = (
+#: The core resource types of the city record (issue 2's list): every one of them is
+#: tested for search; the server stores and searches every other R4 type the same way.
+CORE_TYPES: tuple[str, ...] = (
     "Patient", "Person", "Practitioner", "PractitionerRole", "Organization", "Location",
     "HealthcareService", "Endpoint", "Encounter", "EpisodeOfCare", "Condition", "Observation",
     "DiagnosticReport", "Medication", "MedicationRequest", "MedicationStatement",
@@ -47,3 +48,24 @@ def load_definition(name: str) -> Any:
             "run `make definitions` (scripts/fetch-definitions.sh)",
         )
     return orjson.loads(path.read_bytes())
+
+
+def _all_resource_types() -> tuple[str, ...]:
+    """Concrete resource types of the R4 specification (not Medplum's own)."""
+    bundle = load_definition("profiles-resources.json")
+    names = {
+        sd["type"]
+        for sd in (e["resource"] for e in bundle["entry"])
+        if sd.get("resourceType") == "StructureDefinition"
+        and sd.get("kind") == "resource"
+        and not sd.get("abstract")
+        and sd.get("url", "").startswith("http://hl7.org/fhir/StructureDefinition/")
+    }
+    return tuple(sorted(names - _NOT_STORED))
+
+
+#: Types that only travel in messages and are never stored as records.
+_NOT_STORED = frozenset({"Parameters", "OperationOutcome"})
+
+#: Every R4 resource type this server stores and searches.
+SUPPORTED_TYPES: tuple[str, ...] = _all_resource_types()

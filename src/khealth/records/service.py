@@ -97,13 +97,22 @@ class RecordSession:
         self.ctx = ctx
         self.clock = clock
         self.audit = AuditRecord(action=action)
+        self._pending: list[Write] = []
+
+    def flush(self) -> None:
+        """Send buffered writes to the store (consecutive creates go as one batch)."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.s.put_many(pending)
 
     def write_audit(self, outcome: str, note: str | None = None) -> None:
+        self.flush()
         recorded = self.clock.now_us()
         self.s.audit(audit_event(self.ctx, self.audit, recorded, outcome, note), recorded)
 
     # -- reads -----------------------------------------------------------------------
     def read(self, resource_type: str, id: str) -> StoredVersion:
+        self.flush()
         require_supported(resource_type)
         policy.require(self.ctx, resource_type, "read")
         current = self.s.current(resource_type, id)
@@ -135,6 +144,7 @@ class RecordSession:
             return current
 
     def search(self, query: SearchQuery) -> SearchResult:
+        self.flush()
         if query.resource_type is not None:
             require_supported(query.resource_type)
         types = (
@@ -182,6 +192,7 @@ class RecordSession:
     def history(
         self, resource_type: str | None, id: str | None, since: int | None, count: int, offset: int
     ) -> tuple[list[StoredVersion], int]:
+        self.flush()
         if resource_type is not None:
             require_supported(resource_type)
         if id is not None and resource_type is not None:
@@ -201,6 +212,7 @@ class RecordSession:
     ) -> list[StoredVersion]:
         """Patient/$everything (http://hl7.org/fhir/R4/patient-operation-everything.html):
         the patient, every resource in their compartment, and what those reference."""
+        self.flush()
         patient = self.read("Patient", patient_id)
         members = self.s.compartment(patient_id, types, since)
         found = {(v.resource_type, v.id): v for v in [patient, *members]}
@@ -230,6 +242,7 @@ class RecordSession:
 
     def _conditional(self, resource_type: str, criteria: str) -> StoredVersion | None:
         """The one match of a conditional request; None when none; 412 when several."""
+        self.flush()
         params = _query_pairs(criteria)
         if not params:
             raise InvalidRequest([Issue("invalid", "a conditional request needs search criteria")])
@@ -252,6 +265,7 @@ class RecordSession:
             )
         if resource.get("id") != id:
             raise InvalidRequest([Issue("invalid", "the resource id must match the URL", "id")])
+        self.flush()
         self.s.lock(f"{resource_type}/{id}")
         current = self.s.current(resource_type, id)
         policy.require(self.ctx, resource_type, "update" if current else "create")
@@ -287,6 +301,7 @@ class RecordSession:
         return self.update(resource_type, id, patched, if_match)
 
     def delete(self, resource_type: str, id: str) -> StoredVersion | None:
+        self.flush()
         require_supported(resource_type)
         policy.require(self.ctx, resource_type, "delete")
         self.s.lock(f"{resource_type}/{id}")
@@ -308,7 +323,7 @@ class RecordSession:
     ) -> WriteResult:
         stored, index, compartments = self.prepare(resource_type, id, resource, expected, method)
         policy.require_in_compartment(self.ctx, resource_type, "create", compartments)
-        self.s.put(Write(stored, index, compartments, expected))
+        self._pending.append(Write(stored, index, compartments, expected))
         self.audit.changed(resource_type, id, "C" if expected is None else "U")
         return WriteResult(stored, created=expected is None)
 

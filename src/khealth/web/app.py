@@ -1,0 +1,78 @@
+"""The FastAPI application: FHIR API, health, metrics, and (later) pages."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from khealth import __version__
+from khealth.access.tokens import TokenService, load_or_create_key
+from khealth.core.config import Settings, get_settings
+from khealth.records.ports import ResourceStore
+from khealth.records.service import Records
+from khealth.web import errors, fhir_api, ops
+from khealth.web.deps import Services
+
+log = structlog.get_logger("khealth.web")
+
+
+def build_services(settings: Settings, store: ResourceStore | None = None) -> Services:
+    if store is None:
+        from khealth.store.factory import open_store
+
+        store = open_store(settings.resolved_database_url(), migrate=True)
+    key = load_or_create_key(settings.data_dir)
+    return Services(settings, store, Records(store), TokenService(key, settings.token_issuer))
+
+
+def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = build_services(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.store.close()  # graceful shutdown: uvicorn drains requests first
+
+    app = FastAPI(
+        title="khealth",
+        version=__version__,
+        description="City-wide FHIR R4 clinical data platform",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.middleware("http")(_request_log)
+    app.include_router(ops.router)
+    app.include_router(ops.fhir_meta)
+    app.include_router(fhir_api.router)
+    return app
+
+
+async def _request_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """One JSON log line per request: method, route template, status, time, request id.
+    The URL's query and the path's ids are left out: they can identify a patient."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    started = time.perf_counter()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await call_next(request)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    elapsed = time.perf_counter() - started
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    ops.observe(request.method, template, response.status_code, elapsed)
+    log.info("request", request_id=request_id, method=request.method, route=template,
+             status=response.status_code, ms=round(elapsed * 1000, 2))  # fmt: skip
+    response.headers["X-Request-Id"] = request_id
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
