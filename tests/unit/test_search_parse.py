@@ -607,12 +607,6 @@ ERRORS: list[tuple[str | None, str, str, str]] = [
     ("Observation", "code.name=kim", "'code.name'", "invalid"),
     ("Observation", "subject:Medication.code=x", "'subject:Medication.code'", "invalid"),
     ("Observation", "subject:identifier.name=x", "'subject:identifier.name'", "invalid"),
-    (
-        "Observation",
-        "derived-from:Media.created=2020",
-        "'derived-from:Media.created'",
-        "not-supported",
-    ),
     ("Observation", "subject:Patient.foo=x", "'subject:Patient.foo'", "not-supported"),
     ("Observation", "subject:Patient.birthdate=xx", "'subject:Patient.birthdate'", "invalid"),
     (

@@ -92,7 +92,9 @@ class ReferenceValue:
     identifier_value: str | None = None
 
 
-ComponentValue = TokenValue | QuantityValue | DateValue | StringValue | ReferenceValue | NumberValue | UriValue
+ComponentValue = (
+    TokenValue | QuantityValue | DateValue | StringValue | ReferenceValue | NumberValue | UriValue
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ it, ``gt`` when some of it lies above the search range, and so on).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from khealth.fhir.index import (
@@ -105,7 +106,7 @@ def quantity_matches(search: QuantitySearch, row: QuantityValue) -> bool:
                 return False
         elif row.code != search.code:
             return False
-    if row.low != row.high and row.value != row.value:  # a Range: compare as a range
+    if math.isnan(row.value):  # a Range: its ends are the target range
         return range_matches(search.prefix, search.low, search.high, row.low, row.high)
     return number_matches(search, row.value)
 

@@ -79,7 +79,15 @@ class ReferenceSearch:
     url: str | None = None
 
 
-SearchValue = TokenSearch | StringSearch | DateSearch | NumberSearch | QuantitySearch | UriSearch | ReferenceSearch
+SearchValue = (
+    TokenSearch
+    | StringSearch
+    | DateSearch
+    | NumberSearch
+    | QuantitySearch
+    | UriSearch
+    | ReferenceSearch
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,7 @@ sp_number = _index_table(
 )
 sp_quantity = _index_table(
     "sp_quantity",
-    Column("value", Float, nullable=False),
+    Column("value", Float),  # NULL for a Range: low and high are then its ends
     Column("low", Float, nullable=False),
     Column("high", Float, nullable=False),
     Column("system", Text),

@@ -8,6 +8,7 @@ one succeeds and the other gets 412.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -99,7 +100,7 @@ def index_rows(
         "date": [{**base, "param": d.param, "low": d.low, "high": d.high} for d in index.dates],
         "number": [{**base, "param": n.param, "value": n.value, "low": n.low, "high": n.high} for n in index.numbers],
         "quantity": [
-            {**base, "param": q.param, "value": q.value, "low": q.low, "high": q.high,
+            {**base, "param": q.param, "value": _finite(q.value), "low": q.low, "high": q.high,
              "system": q.system, "code": q.code, "unit": q.unit}
             for q in index.quantities
         ],
@@ -113,6 +114,11 @@ def index_rows(
         "composite": [_composite_row(base, c) for c in index.composites if len(c.components) <= 3],
     }  # fmt: skip
     return rows
+
+
+def _finite(value: float) -> float | None:
+    """NaN marks a Range; SQL stores it as NULL (SQLite would anyway)."""
+    return None if math.isnan(value) else value
 
 
 _COMPONENT_KEYS = ("system", "code", "value", "low", "high", "text")

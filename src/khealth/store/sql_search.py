@@ -146,7 +146,11 @@ def _literal_startswith(literal: str, column: Any) -> Cond:
 
 
 def _quantity_condition(value: QuantitySearch, col: Any, has_unit: bool) -> Cond:
-    parts: list[Cond] = [number_condition(value, col("value"))]
+    as_range = and_(
+        col("value").is_(None),
+        range_condition(value.prefix, value.low, value.high, col("low"), col("high")),
+    )
+    parts: list[Cond] = [or_(number_condition(value, col("value")), as_range)]
     if value.system is not None:
         parts.append(col("system") == value.system)
         if value.code is not None:
@@ -259,16 +263,17 @@ class SearchCompiler:
             return r.c.id
         if key.param == "_lastUpdated":
             return r.c.last_updated
-        table = INDEX_TABLES[key.param_type]
-        column = {
-            "date": table.c.high if key.descending else table.c.low,
-            "string": table.c.value if "value" in table.c else None,
-            "token": table.c.code if "code" in table.c else None,
-            "number": table.c.value if "value" in table.c else None,
-            "quantity": table.c.value if "value" in table.c else None,
-            "reference": table.c.target_id if "target_id" in table.c else None,
-            "uri": table.c.value if "value" in table.c else None,
+        table = INDEX_TABLES.get(key.param_type)
+        name = {
+            "date": "high" if key.descending else "low",
+            "string": "value",
+            "token": "code",
+            "number": "value",
+            "quantity": "value",
+            "reference": "target_id",
+            "uri": "value",
         }.get(key.param_type)
+        column = table.c[name] if table is not None and name else None
         if column is None:
             raise InvalidRequest([Issue("not-supported", f"cannot sort by {key.param}")])
         agg = func.max(column) if key.descending else func.min(column)

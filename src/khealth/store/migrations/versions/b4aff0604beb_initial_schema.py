@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6c41f0003ce5
+Revision ID: b4aff0604beb
 Revises:
-Create Date: 2026-11-29 07:49:30.853554
+Create Date: 2026-11-29 07:53:45.066558
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "6c41f0003ce5"
+revision = "b4aff0604beb"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -145,7 +145,7 @@ def upgrade() -> None:
         sa.Column("res_pk", sa.BigInteger(), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("param", sa.String(length=100), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
         sa.Column("low", sa.Float(), nullable=False),
         sa.Column("high", sa.Float(), nullable=False),
         sa.Column("system", sa.Text(), nullable=True),
