@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_json_depth: int = Field(default=64, ge=8, le=1000)
-    token_issuer: str = "khealth"
+    token_issuer: str = "khealth"  # noqa: S105  (an issuer name, not a secret)
     default_token_ttl: int = Field(default=3600, ge=1)
     log_level: str = "INFO"
     demo_citizens: int = Field(default=2000, ge=0)

@@ -41,4 +41,10 @@ def sort_value(
         values = []
     if not values:
         return (1, "")
-    return (0, max(values) if key.descending else min(values))  # type: ignore[type-var]
+    chosen = max(values, key=_order) if key.descending else min(values, key=_order)
+    return (0, chosen)
+
+
+def _order(value: float | str) -> tuple[int, float, str]:
+    """Values of one parameter share a type; this only makes the comparison typed."""
+    return (0, value, "") if isinstance(value, float) else (1, 0.0, value)

@@ -22,7 +22,7 @@ from khealth.fhir.search_parse import parse_search
 from khealth.records.clock import format_instant
 from khealth.records.ports import StoredVersion
 from khealth.records.references import rewrite_references
-from khealth.records.service import RecordSession, Records, WriteResult, load_json
+from khealth.records.service import Records, RecordSession, WriteResult, load_json
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
@@ -40,28 +40,36 @@ class Entry:
 
 def parse_entries(bundle: Any) -> tuple[str, list[Entry]]:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise InvalidRequest([Issue("invalid", "POST to the base needs a Bundle", "Bundle")])
+        raise InvalidRequest([Issue("invalid", "POST to the base needs a Bundle", ("Bundle",))])
     kind = bundle.get("type")
     if kind not in ("transaction", "batch"):
         raise InvalidRequest(
-            [Issue("invalid", "Bundle.type must be transaction or batch", "Bundle.type")]
+            [Issue("invalid", "Bundle.type must be transaction or batch", ("Bundle.type",))]
         )
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
-        raise InvalidRequest([Issue("structure", "Bundle.entry must be an array", "Bundle.entry")])
+        raise InvalidRequest(
+            [Issue("structure", "Bundle.entry must be an array", ("Bundle.entry",))]
+        )
     return kind, [_entry(i, e) for i, e in enumerate(entries)]
 
 
 def _entry(i: int, raw: Any) -> Entry:
     where = f"Bundle.entry[{i}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("request"), dict):
-        raise InvalidRequest([Issue("required", "each entry needs a request", f"{where}.request")])
+        raise InvalidRequest(
+            [Issue("required", "each entry needs a request", (f"{where}.request",))]
+        )
     request = raw["request"]
     method = request.get("method")
     url = request.get("url")
     if method not in ORDER or not isinstance(url, str) or not url:
         raise InvalidRequest(
-            [Issue("invalid", "entry request needs a known method and a url", f"{where}.request")]
+            [
+                Issue(
+                    "invalid", "entry request needs a known method and a url", (f"{where}.request",)
+                )
+            ]
         )
     if_match = request.get("ifMatch")
     return Entry(
@@ -107,7 +115,7 @@ def _entry_error(entry: Entry, error: KhealthError) -> KhealthError:
         )
         for i in error.issues
     ]
-    return type(error)(issues, error.status)  # type: ignore[call-arg]
+    return type(error)(issues, error.status)
 
 
 class TransactionRunner:
@@ -193,11 +201,10 @@ class TransactionRunner:
             e.resource = rewrite_references(e.resource, self.mapping)
 
     def _execute(self, e: Entry) -> dict[str, Any]:
-        resource_type, id, query = (
-            _split(e.url) if e.method != "MATCHED" else (*e.url.split("/"), None)
-        )
         if e.method == "MATCHED":
-            return _response("200 OK", self.rs.read(resource_type, id or ""))
+            matched_type, matched_id = e.url.split("/", 1)
+            return _response("200 OK", self.rs.read(matched_type, matched_id))
+        resource_type, id, query = _split(e.url)
         if e.method == "POST":
             return _write_response(self.rs.create(e.resource, id=self.mapping_id(e)))
         if e.method == "PUT":

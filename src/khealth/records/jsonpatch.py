@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from khealth.core.errors import Issue, InvalidRequest, PreconditionFailed
+from khealth.core.errors import InvalidRequest, Issue, PreconditionFailed
 
 
 def _pointer(path: str) -> list[str]:

@@ -36,7 +36,7 @@ from khealth.fhir.validation import check_resource
 from khealth.records.audit import AuditRecord, audit_event
 from khealth.records.clock import Clock, SystemClock, format_instant
 from khealth.records.jsonpatch import apply_patch
-from khealth.records.ports import ResourceStore, SearchPage, StoreSession, StoredVersion, Write
+from khealth.records.ports import ResourceStore, SearchPage, StoredVersion, StoreSession, Write
 from khealth.records.references import local_references
 
 MAX_INCLUDE_ROUNDS = 4
@@ -261,10 +261,10 @@ class RecordSession:
         require_supported(resource_type)
         if _resource_type(resource) != resource_type:
             raise InvalidRequest(
-                [Issue("invalid", "resourceType does not match the URL", "resourceType")]
+                [Issue("invalid", "resourceType does not match the URL", ("resourceType",))]
             )
         if resource.get("id") != id:
-            raise InvalidRequest([Issue("invalid", "the resource id must match the URL", "id")])
+            raise InvalidRequest([Issue("invalid", "the resource id must match the URL", ("id",))])
         self.flush()
         self.s.lock(f"{resource_type}/{id}")
         current = self.s.current(resource_type, id)
@@ -289,7 +289,9 @@ class RecordSession:
             given = resource.get("id") if isinstance(resource, dict) else None
             return self.create(resource, id=given if isinstance(given, str) else None)
         if isinstance(resource, dict) and resource.get("id") not in (None, match.id):
-            raise InvalidRequest([Issue("invalid", "the resource id differs from the match", "id")])
+            raise InvalidRequest(
+                [Issue("invalid", "the resource id differs from the match", ("id",))]
+            )
         body = {**resource, "id": match.id} if isinstance(resource, dict) else resource
         return self.update(resource_type, match.id, body)
 
@@ -352,7 +354,7 @@ def _resource_type(resource: Any) -> str:
         raise InvalidResource([Issue("structure", "the body must be a JSON object")])
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
-        raise InvalidResource([Issue("required", "resourceType is missing", "resourceType")])
+        raise InvalidResource([Issue("required", "resourceType is missing", ("resourceType",))])
     require_supported(resource_type)
     return resource_type
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from khealth.core.errors import Issue, PreconditionFailed
 from khealth.fhir.index import ResourceIndex
 from khealth.fhir.search_match import criterion_matches
-from khealth.fhir.search_model import Chain, Clause, Criterion, Has, Include, SearchQuery
-from khealth.fhir.search_sort import sort_value
+from khealth.fhir.search_model import Chain, Clause, Criterion, Has, Include, SearchQuery, SortKey
+from khealth.fhir.search_sort import SortValue, sort_value
 from khealth.records.ports import HistoryPage, SearchPage, StoredVersion, Write
 
 Key = tuple[str, str]
@@ -63,6 +63,11 @@ class MemoryStore:
 
     def close(self) -> None:
         return None
+
+
+def _sort_of(row: _Row, key: SortKey) -> SortValue:
+    assert row.index is not None
+    return sort_value(row.index, key, row.current.id, row.current.last_updated)
 
 
 class MemorySession:
@@ -142,13 +147,16 @@ class MemorySession:
             return criterion_matches(row.index, clause, v.id, v.last_updated)
         if isinstance(clause, Chain):
             targets = {
-                (r.target_type, r.target_id)
+                (clause.target_type, r.target_id)
                 for r in row.index.references
-                if r.param == clause.reference_param and r.target_type == clause.target_type
+                if r.param == clause.reference_param
+                and r.target_type == clause.target_type
+                and r.target_id is not None
             }
+            rows = (self.s._rows.get(k) for k in targets)
             return any(
                 self._matches(t, clause.criterion)
-                for t in (self.s._rows.get(k) for k in targets if k[1] is not None)  # type: ignore[misc]
+                for t in rows
                 if t is not None and not t.current.deleted and t.index is not None
             )
         return self._has(row, clause)
@@ -177,17 +185,11 @@ class MemorySession:
         found = [r for r in candidates if all(self._matches(r, c) for c in query.clauses)]
         found.sort(key=lambda r: r.seq)
         for key in reversed(query.sort):
-            present = [
-                r
-                for r in found
-                if sort_value(r.index, key, r.current.id, r.current.last_updated)[0] == 0
-            ]  # type: ignore[arg-type]
-            absent = [r for r in found if r not in present]
-            present.sort(
-                key=lambda r: sort_value(r.index, key, r.current.id, r.current.last_updated)[1],  # type: ignore[arg-type]
-                reverse=key.descending,
-            )
-            found = present + absent
+            keyed = [(_sort_of(r, key), r) for r in found]
+            present = [(v[1], r) for v, r in keyed if v[0] == 0]
+            absent = [r for v, r in keyed if v[0] == 1]
+            present.sort(key=lambda pair: pair[0], reverse=key.descending)
+            found = [r for _, r in present] + absent
         page = found[query.offset : query.offset + query.count]
         return SearchPage([r.current for r in page], len(found), snapshot)
 

@@ -306,7 +306,7 @@ class SqlSession:
         param_ok = true_if_any(include.param, ref.c.param)
         if include.reverse:
             keys = {(m.resource_type, m.id) for m in matches}
-            src = resource
+            src: Any = resource
             stmt = (
                 select(*_CURRENT, ref.c.target_type, ref.c.target_id)
                 .join(ref, ref.c.res_pk == src.c.pk)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     FromClause,
     Select,
     and_,
@@ -44,14 +43,15 @@ from khealth.fhir.search_model import (
 )
 from khealth.store.schema import INDEX_TABLES, resource, sp_reference
 
-Cond = ColumnElement[bool]
+Cond = Any  # a SQL boolean expression (SQLAlchemy types comparisons on columns as Any)
+ColumnLike = Any  # SQLAlchemy columns and scalar subqueries, compared in SQL
 
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def range_condition(prefix: Prefix, low: float, high: float, t_low: Any, t_high: Any) -> Cond:
+def range_condition(prefix: Prefix, low: float, high: float, t_low: Any, t_high: Any) -> Any:
     if prefix is Prefix.EQ:
         return and_(t_low >= low, t_high <= high)
     if prefix is Prefix.NE:
@@ -72,7 +72,7 @@ def range_condition(prefix: Prefix, low: float, high: float, t_low: Any, t_high:
     return and_(t_low <= high + slack, t_high >= low - slack)
 
 
-def number_condition(search: NumberSearch | QuantitySearch, value: Any) -> Cond:
+def number_condition(search: NumberSearch | QuantitySearch, value: Any) -> Any:
     p = search.prefix
     if p is Prefix.EQ:
         return and_(value >= search.low, value < search.high)
@@ -273,7 +273,9 @@ class SearchCompiler:
             "reference": "target_id",
             "uri": "value",
         }.get(key.param_type)
-        column = table.c[name] if table is not None and name else None
+        if table is None or name is None:
+            raise InvalidRequest([Issue("not-supported", f"cannot sort by {key.param}")])
+        column = table.c[name]
         if column is None:
             raise InvalidRequest([Issue("not-supported", f"cannot sort by {key.param}")])
         agg = func.max(column) if key.descending else func.min(column)

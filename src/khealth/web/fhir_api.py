@@ -6,7 +6,7 @@ the caller's AccessContext, and render what it returns.  All rules live below.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
@@ -34,6 +34,7 @@ from khealth.web.fhir_out import (
 )
 
 router = APIRouter(prefix="/fhir", dependencies=[Depends(check_accept)])
+Caller = Annotated[AccessContext, Depends(access_context)]
 FHIR_JSON = "application/fhir+json"
 
 
@@ -79,7 +80,7 @@ async def _body(request: Request, patch: bool = False) -> Any:
 
 
 @router.post("")
-async def transaction(request: Request, ctx: AccessContext = Depends(access_context)) -> Response:
+async def transaction(request: Request, ctx: Caller) -> Response:
     bundle = await _body(request)
     svc = services(request)
     result = await run_in_threadpool(run_bundle, svc.records, ctx, bundle)
@@ -87,14 +88,12 @@ async def transaction(request: Request, ctx: AccessContext = Depends(access_cont
 
 
 @router.get("/_history")
-async def system_history(
-    request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def system_history(request: Request, ctx: Caller) -> Response:
     return await _history(request, ctx, None, None)
 
 
 @router.get("")
-async def system_search(request: Request, ctx: AccessContext = Depends(access_context)) -> Response:
+async def system_search(request: Request, ctx: Caller) -> Response:
     return await _search(request, ctx, None, list(request.query_params.multi_items()))
 
 
@@ -102,16 +101,12 @@ async def system_search(request: Request, ctx: AccessContext = Depends(access_co
 
 
 @router.get("/{resource_type}/_history")
-async def type_history(
-    resource_type: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def type_history(resource_type: str, request: Request, ctx: Caller) -> Response:
     return await _history(request, ctx, resource_type, None)
 
 
 @router.post("/{resource_type}/_search")
-async def search_post(
-    resource_type: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def search_post(resource_type: str, request: Request, ctx: Caller) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip()
     if media and media != "application/x-www-form-urlencoded":
         from khealth.core.errors import UnsupportedMediaType
@@ -123,20 +118,16 @@ async def search_post(
 
 
 @router.get("/{resource_type}")
-async def search_get(
-    resource_type: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def search_get(resource_type: str, request: Request, ctx: Caller) -> Response:
     return await _search(request, ctx, resource_type, list(request.query_params.multi_items()))
 
 
 @router.post("/{resource_type}")
-async def create(
-    resource_type: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def create(resource_type: str, request: Request, ctx: Caller) -> Response:
     body = await _body(request)
     if isinstance(body, dict) and body.get("resourceType") != resource_type:
         raise InvalidRequest(
-            [Issue("invalid", "resourceType does not match the URL", "resourceType")]
+            [Issue("invalid", "resourceType does not match the URL", ("resourceType",))]
         )
     svc = services(request)
     condition = request.headers.get("if-none-exist")
@@ -150,9 +141,7 @@ async def create(
 
 
 @router.put("/{resource_type}")
-async def conditional_update(
-    resource_type: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def conditional_update(resource_type: str, request: Request, ctx: Caller) -> Response:
     body = await _body(request)
     criteria = request.url.query
     svc = services(request)
@@ -171,7 +160,7 @@ async def conditional_update(
 @router.get("/{resource_type}/{id}/_history/{version}")
 async def vread(
     resource_type: str, id: str, version: str, request: Request,
-    ctx: AccessContext = Depends(access_context),
+    ctx: Caller,
 ) -> Response:  # fmt: skip
     if not version.isdigit():
         raise InvalidRequest([Issue("invalid", "a version id is a number")])
@@ -185,16 +174,12 @@ async def vread(
 
 
 @router.get("/{resource_type}/{id}/_history")
-async def instance_history(
-    resource_type: str, id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def instance_history(resource_type: str, id: str, request: Request, ctx: Caller) -> Response:
     return await _history(request, ctx, resource_type, id)
 
 
 @router.get("/{resource_type}/{id}")
-async def read(
-    resource_type: str, id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def read(resource_type: str, id: str, request: Request, ctx: Caller) -> Response:
     svc = services(request)
 
     def run() -> Any:
@@ -209,9 +194,7 @@ async def read(
 
 
 @router.put("/{resource_type}/{id}")
-async def update(
-    resource_type: str, id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def update(resource_type: str, id: str, request: Request, ctx: Caller) -> Response:
     body = await _body(request)
     if_match = _if_match(request)
     svc = services(request)
@@ -225,9 +208,7 @@ async def update(
 
 
 @router.patch("/{resource_type}/{id}")
-async def patch(
-    resource_type: str, id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def patch(resource_type: str, id: str, request: Request, ctx: Caller) -> Response:
     operations = await _body(request, patch=True)
     if_match = _if_match(request)
     svc = services(request)
@@ -240,9 +221,7 @@ async def patch(
 
 
 @router.delete("/{resource_type}/{id}")
-async def delete(
-    resource_type: str, id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def delete(resource_type: str, id: str, request: Request, ctx: Caller) -> Response:
     svc = services(request)
 
     def run() -> Any:
@@ -258,9 +237,7 @@ async def delete(
 
 
 @router.get("/Patient/{id}/$everything")
-async def everything(
-    id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def everything(id: str, request: Request, ctx: Caller) -> Response:
     """Patient/$everything (http://hl7.org/fhir/R4/patient-operation-everything.html)."""
     svc = services(request)
     since = _since(request)
@@ -287,16 +264,12 @@ async def everything(
 
 
 @router.post("/{resource_type}/$validate")
-async def validate_type(
-    resource_type: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def validate_type(resource_type: str, request: Request, ctx: Caller) -> Response:
     return await _validate(request, resource_type)
 
 
 @router.post("/{resource_type}/{id}/$validate")
-async def validate_instance(
-    resource_type: str, id: str, request: Request, ctx: AccessContext = Depends(access_context)
-) -> Response:
+async def validate_instance(resource_type: str, id: str, request: Request, ctx: Caller) -> Response:
     return await _validate(request, resource_type)
 
 
