@@ -8,10 +8,11 @@ byte-identical for the same seed: no dates but the study's, no random UIDs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from khealth.synth.history import ImagingJob
 from khealth.synth.imaging import SOP_CLASSES
@@ -20,7 +21,7 @@ SIZE = 64
 _RANGES = {"CT": (-1000, 1000), "MR": (0, 1200), "DX": (0, 4095), "US": (0, 255)}
 
 
-def _pixels(modality: str, index: int) -> np.ndarray:
+def _pixels(modality: str, index: int) -> Any:
     y, x = np.mgrid[0:SIZE, 0:SIZE]
     low, high = _RANGES[modality]
     radius = 0.35 + 0.05 * index
@@ -37,8 +38,8 @@ def _pixels(modality: str, index: int) -> np.ndarray:
 def _dataset(job: ImagingJob, index: int, uid: str) -> Dataset:
     modality = job.modality
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SOP_CLASSES[modality]
-    meta.MediaStorageSOPInstanceUID = uid
+    meta.MediaStorageSOPClassUID = UID(SOP_CLASSES[modality])
+    meta.MediaStorageSOPInstanceUID = UID(uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds = Dataset()
@@ -58,7 +59,11 @@ def _dataset(job: ImagingJob, index: int, uid: str) -> Dataset:
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     bits = 8 if pixels.dtype == np.uint8 else 16
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, bits if bits == 8 else 12, (bits if bits == 8 else 12) - 1
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = (
+        bits,
+        bits if bits == 8 else 12,
+        (bits if bits == 8 else 12) - 1,
+    )
     ds.PixelRepresentation = 0
     if modality == "CT":
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1000, 1, "HU"

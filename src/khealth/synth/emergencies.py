@@ -23,8 +23,32 @@ from khealth.synth.geography import choose_district, distance_km, random_point
 from khealth.synth.streams import cumulative, stream, weighted_choice
 
 DAILY_RATE = 9.5e-5
-_HOURLY = (3, 2.5, 2, 2, 2, 2.5, 3.5, 4.5, 5.5, 6, 6, 6, 5.5, 5.5, 5.5, 5.5, 5.5, 5.5, 5.5, 5.5,
-           5, 4.5, 4, 3.5)
+_HOURLY = (
+    3,
+    2.5,
+    2,
+    2,
+    2,
+    2.5,
+    3.5,
+    4.5,
+    5.5,
+    6,
+    6,
+    6,
+    5.5,
+    5.5,
+    5.5,
+    5.5,
+    5.5,
+    5.5,
+    5.5,
+    5.5,
+    5,
+    4.5,
+    4,
+    3.5,
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +64,9 @@ class TrueCondition:
 CONDITIONS: tuple[TrueCondition, ...] = (
     TrueCondition("cardiac_arrest", "I46.9", "의식 없음, 호흡 없음", 2.5, (1, 1), "pci"),
     TrueCondition("stemi", "I21.3", "흉통, 식은땀", 2.0, (2, 2), "pci"),
-    TrueCondition("stroke_lvo", "I63.5", "한쪽 팔다리 마비, 말이 어눌함", 2.0, (2, 2), "thrombectomy"),
+    TrueCondition(
+        "stroke_lvo", "I63.5", "한쪽 팔다리 마비, 말이 어눌함", 2.0, (2, 2), "thrombectomy"
+    ),
     TrueCondition("stroke_other", "I63.9", "어지러움, 한쪽 저림", 3.0, (2, 3), None),
     TrueCondition("major_trauma", "T07", "교통사고, 다발성 외상", 4.0, (1, 2), "trauma"),
     TrueCondition("sepsis", "A41.9", "고열, 의식 저하", 4.0, (2, 2), None),
@@ -59,7 +85,10 @@ _CONDITION_WEIGHTS = cumulative([c.weight for c in CONDITIONS])
 
 
 def nearest_emergency(
-    rng: random.Random, facilities: FacilityIndex, latitude: float, longitude: float,
+    rng: random.Random,
+    facilities: FacilityIndex,
+    latitude: float,
+    longitude: float,
     options: Sequence[Facility] | None = None,
 ) -> Facility:
     """One of the three nearest emergency facilities (60/25/15 %), as crews and patients choose."""
@@ -73,17 +102,32 @@ def nearest_emergency(
 def _vitals(rng: random.Random, condition: TrueCondition, age: int) -> dict[str, Any]:
     key = condition.key
     if key == "cardiac_arrest":
-        return {"sbp": 0, "dbp": 0, "heart_rate": 0, "resp_rate": 0, "spo2": None, "gcs": 3,
-                "temperature": round(rng.gauss(36.0, 0.5), 1)}
-    sbp = rng.gauss(150 if key.startswith("stroke") else 95 if key in ("sepsis", "major_trauma") else 130, 18)
+        return {
+            "sbp": 0,
+            "dbp": 0,
+            "heart_rate": 0,
+            "resp_rate": 0,
+            "spo2": None,
+            "gcs": 3,
+            "temperature": round(rng.gauss(36.0, 0.5), 1),
+        }
+    sbp = rng.gauss(
+        150 if key.startswith("stroke") else 95 if key in ("sepsis", "major_trauma") else 130, 18
+    )
     heart = rng.gauss(115 if key in ("sepsis", "major_trauma", "respiratory_distress") else 85, 14)
     spo2 = rng.gauss(88 if key in ("respiratory_distress", "sepsis") else 97, 3)
-    gcs = 3 + int(12 * rng.random()) if key in ("major_trauma", "stroke_lvo", "intoxication") else 15
+    gcs = (
+        3 + int(12 * rng.random()) if key in ("major_trauma", "stroke_lvo", "intoxication") else 15
+    )
     febrile = key in ("sepsis", "paediatric_fever")
     return {
-        "sbp": round(sbp), "dbp": round(sbp * 0.62), "heart_rate": round(heart),
-        "resp_rate": round(rng.gauss(26 if spo2 < 92 else 18, 3)), "spo2": min(100, round(spo2)),
-        "gcs": gcs, "temperature": round(rng.gauss(39.0 if febrile else 36.7, 0.4), 1),
+        "sbp": round(sbp),
+        "dbp": round(sbp * 0.62),
+        "heart_rate": round(heart),
+        "resp_rate": round(rng.gauss(26 if spo2 < 92 else 18, 3)),
+        "spo2": min(100, round(spo2)),
+        "gcs": gcs,
+        "temperature": round(rng.gauss(39.0 if febrile else 36.7, 0.4), 1),
     }
 
 
@@ -146,21 +190,25 @@ def _incident(rng: random.Random, number: int, moment: dt.datetime, people: int)
 def capacity(config: SynthConfig, facilities: FacilityIndex) -> Iterator[dict[str, Any]]:
     """Each emergency department's state every `capacity_interval_minutes`, time-ordered."""
     step = dt.timedelta(minutes=config.capacity_interval_minutes)
-    moment = dt.datetime.combine(config.today - dt.timedelta(days=config.emergency_days),
-                                 dt.time(0, 0), KST)
+    moment = dt.datetime.combine(
+        config.today - dt.timedelta(days=config.emergency_days), dt.time(0, 0), KST
+    )
     end = dt.datetime.combine(config.today, dt.time(0, 0), KST)
     rng = stream(config.seed, "capacity")
     load = {f.id: rng.uniform(0.5, 0.9) for f in facilities.emergency}
     while moment < end:
         diurnal = 0.75 + 0.25 * math.sin((moment.hour - 9) / 24 * 2 * math.pi)
         for facility in facilities.emergency:
-            load[facility.id] = min(1.15, max(0.2, 0.85 * load[facility.id] + 0.15 * diurnal
-                                               + rng.gauss(0, 0.04)))
+            load[facility.id] = min(
+                1.15, max(0.2, 0.85 * load[facility.id] + 0.15 * diurnal + rng.gauss(0, 0.04))
+            )
             yield _snapshot(rng, facility, moment, load[facility.id])
         moment += step
 
 
-def _snapshot(rng: random.Random, facility: Facility, moment: dt.datetime, load: float) -> dict[str, Any]:
+def _snapshot(
+    rng: random.Random, facility: Facility, moment: dt.datetime, load: float
+) -> dict[str, Any]:
     occupied = round(facility.ed_beds * load)
     icu_free = max(0, round(facility.icu_beds * rng.uniform(0.0, 0.15)))
     on_call = {}

@@ -315,11 +315,10 @@ def _facility(rng: random.Random, plan: _Plan, index: int, hl7v2_share: float) -
     facility_id = f"org-{code}"
     resources = _resources(rng, plan)
     capabilities: set[str] = set()
-    if plan.org_type in ("01", "11") or (plan.org_type == "31" and plan.departments[0] == "01"):
-        if (
-            plan.org_type != "31" or rng.random() < 0.2
-        ):  # 인공신장실 in some internal-medicine clinics
-            capabilities.add("dialysis")
+    # Dialysis in hospitals, and in some internal-medicine clinics (인공신장실).
+    internal_clinic = plan.org_type == "31" and plan.departments[0] == "01"
+    if plan.org_type in ("01", "11") or (internal_clinic and rng.random() < 0.2):
+        capabilities.add("dialysis")
     if "10" in plan.departments and plan.org_type in ("01", "11", "21"):
         capabilities.add("obstetric")
     if plan.name.endswith("화상전문병원"):
@@ -336,7 +335,11 @@ def _facility(rng: random.Random, plan: _Plan, index: int, hl7v2_share: float) -
         capabilities=frozenset(capabilities),
         speaks_hl7v2=plan.org_type in ("01", "11", "21") and rng.random() < hl7v2_share,
         phone=make_landline(rng),
-        **resources,
+        beds=resources["beds"],
+        icu_beds=resources["icu_beds"],
+        ct=resources["ct"],
+        mri=resources["mri"],
+        angio=resources["angio"],
     )
 
 

@@ -121,10 +121,11 @@ def _services(facility: Facility) -> Iterator[Resource]:
         if department == "24" and facility.emergency_tier:
             tier = facility.emergency_tier
             service["type"] = [codes.concept(codes.EMERGENCY_TIER, tier, TIER_DISPLAY[tier])]
-            service["characteristic"] = [
-                codes.concept(codes.CAPABILITY, cap, CAPABILITY_DISPLAY[cap])
-                for cap in sorted(facility.capabilities)
-            ]
+            if facility.capabilities:
+                service["characteristic"] = [
+                    codes.concept(codes.CAPABILITY, cap, CAPABILITY_DISPLAY[cap])
+                    for cap in sorted(facility.capabilities)
+                ]
             service["availableTime"] = [{"allDay": True, "daysOfWeek": list(_DAYS)}]
         yield service
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +91,7 @@ class History:
         self.body = Physiology(citizen, self.rng)
         self.out = CitizenOutput()
         self.registered: dict[str, _Registered] = {}
+        self._usual: dict[str, Facility] = {}
         self.start = max(config.history_start, citizen.birth_date)
         self.end = citizen.death_date or config.today
 
@@ -110,6 +110,15 @@ class History:
         first, last = start or self.start, end or self.end
         span = max(0, (last - first).days)
         return first + dt.timedelta(days=self.rng.randint(0, span))
+
+    def usual_clinic(self, department: str) -> Facility:
+        """People mostly return to the clinic they know for a department (85 %)."""
+        known = self._usual.get(department)
+        if known is not None and self.rng.random() < 0.85:
+            return known
+        clinic = self.facilities.clinic(self.rng, self.citizen.address.district, department)
+        self._usual.setdefault(department, clinic)
+        return clinic
 
     def patient_at(self, facility: Facility) -> str:
         """The facility Patient id for this citizen, registering at first contact."""

@@ -4,6 +4,7 @@ childbirth, and the last admission of those who die."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from khealth.synth import codes
 from khealth.synth.citizens import Diagnosis
@@ -115,7 +116,7 @@ def _cardiovascular_event(history: History, diagnosis: Diagnosis) -> None:
     if stroke:
         imaging_study(history, visit, "CT", "HEAD")
         imaging_study(history, visit, "MR", "BRAIN")
-        code = {"text": "기계적 혈전제거술"}
+        code: dict[str, Any] = {"text": "기계적 혈전제거술"}
     else:
         code = codes.concept(
             codes.SNOMED,

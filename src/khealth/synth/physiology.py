@@ -294,7 +294,7 @@ class Physiology:
         kappa, alpha = (0.7, -0.241) if female else (0.9, -0.302)
         ratio = creatinine / kappa
         value = 142 * min(ratio, 1) ** alpha * max(ratio, 1) ** -1.200 * 0.9938 ** self._age(day)
-        return value * (1.012 if female else 1.0)
+        return float(value * (1.012 if female else 1.0))
 
     def urine_protein(self, day: dt.date) -> str:
         risk = (

@@ -80,7 +80,7 @@ def _vaccinate(history: History, facility: Facility, day: dt.date, cvx: str, dis
 def immunisations(history: History) -> None:
     citizen, rng = history.citizen, history.rng
     district = citizen.address.district
-    paediatric = history.facilities.clinic(rng, district, "11")
+    paediatric = history.usual_clinic("11")
     public = history.facilities.health_centre[district.code]
     for months, cvx, display in CHILD_SCHEDULE:
         day = citizen.birth_date + dt.timedelta(days=int(months * 30.44) + rng.randint(0, 20))
@@ -111,9 +111,7 @@ def _influenza(history: History, paediatric: Facility, public: Facility) -> None
         elif age >= 65 and rng.random() < 0.4:
             facility = public
         else:
-            adult_clinic = adult_clinic or history.facilities.clinic(
-                rng, citizen.address.district, "01"
-            )
+            adult_clinic = adult_clinic or history.usual_clinic("01")
             facility = adult_clinic
         _vaccinate(
             history, facility, day, "150", "Influenza, injectable, quadrivalent, preservative free"
@@ -128,11 +126,7 @@ def _covid(history: History, public: Facility) -> None:
     cvx, display = (
         _COVID[0] if rng.random() < 0.6 else _COVID[1] if rng.random() < 0.6 else _COVID[2]
     )
-    facility = (
-        public
-        if rng.random() < 0.3
-        else history.facilities.clinic(rng, citizen.address.district, "01")
-    )
+    facility = public if rng.random() < 0.3 else history.usual_clinic("01")
     _vaccinate(history, facility, first, cvx, display)
     _vaccinate(history, facility, first + dt.timedelta(days=rng.randint(21, 84)), cvx, display)
     if rng.random() < 0.65:

@@ -23,10 +23,10 @@ from khealth.synth.inpatient import admissions
 from khealth.synth.notes import write_note
 from khealth.synth.streams import cumulative, weighted_choice
 from khealth.synth.visits import (
+    Visit,
     diagnose,
     measure,
     measure_blood_pressure,
-    Visit,
     open_visit,
     prescribe,
 )
@@ -170,7 +170,7 @@ def _chronic_measurements(history: History, visit: Visit, keys: set[str], count:
 
 
 def _acute_rate(age: int) -> float:
-    return 3.0 if age < 7 else 1.2 if age < 20 else 1.5 if age < 65 else 2.0
+    return 2.5 if age < 7 else 1.0 if age < 20 else 1.0 if age < 65 else 1.5
 
 
 def _acute_episodes(history: History) -> None:
@@ -188,7 +188,7 @@ def _acute_episodes(history: History) -> None:
         department = acute.department
         if citizen.age_on(day) < 13 and department in ("01", "13") and history.rng.random() < 0.7:
             department = "11"
-        facility = history.facilities.clinic(history.rng, citizen.address.district, department)
+        facility = history.usual_clinic(department)
         visit = open_visit(history, facility, day, department=department, reason=acute.display_ko)
         febrile = acute.key in _FEBRILE and history.rng.random() < 0.6
         if febrile or history.rng.random() < 0.3:
