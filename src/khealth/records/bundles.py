@@ -242,16 +242,22 @@ def _patch_body(e: Entry) -> Any:
 
 
 def _conditional_references(node: Any) -> list[str]:
+    """References written as searches (``Patient?identifier=...``), found in one walk."""
     found: list[str] = []
-    if isinstance(node, dict):
-        ref = node.get("reference")
-        if isinstance(ref, str) and "?" in ref and not ref.startswith(("http:", "https:", "urn:")):
-            found.append(ref)
-        for v in node.values():
-            found.extend(_conditional_references(v))
-    elif isinstance(node, list):
-        for v in node:
-            found.extend(_conditional_references(v))
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("reference")
+            if (
+                isinstance(ref, str)
+                and "?" in ref
+                and not ref.startswith(("http:", "https:", "urn:"))
+            ):
+                found.append(ref)
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
     return found
 
 

@@ -42,13 +42,23 @@ def local_references(items: Iterable[StoredVersion]) -> list[tuple[str, str]]:
 
 def rewrite_references(node: Any, mapping: dict[str, str]) -> Any:
     """Replace ``Reference.reference`` values found in ``mapping`` (``urn:uuid:`` ids and
-    conditional references of a transaction), returning a new structure."""
+    conditional references of a transaction).  Copy-on-write: untouched subtrees are
+    shared with the input, which is never modified."""
     if isinstance(node, dict):
-        out = {k: rewrite_references(v, mapping) for k, v in node.items()}
-        ref = node.get("reference")
-        if isinstance(ref, str) and ref in mapping:
-            out["reference"] = mapping[ref]
-        return out
+        changed: dict[str, Any] | None = None
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                new = mapping.get(value, value)
+            elif isinstance(value, dict | list):
+                new = rewrite_references(value, mapping)
+            else:
+                continue
+            if new is not value:
+                if changed is None:
+                    changed = dict(node)
+                changed[key] = new
+        return node if changed is None else changed
     if isinstance(node, list):
-        return [rewrite_references(v, mapping) for v in node]
+        items = [rewrite_references(v, mapping) if isinstance(v, dict | list) else v for v in node]
+        return node if all(a is b for a, b in zip(items, node, strict=True)) else items
     return node

@@ -13,17 +13,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, false, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from khealth.core.errors import Issue, PreconditionFailed
 from khealth.fhir.index import CompositeValue, ResourceIndex
 from khealth.fhir.search_model import Include, SearchQuery
-from khealth.records.ports import HistoryPage, SearchPage, StoredVersion, Write
+from khealth.records.ports import HistoryPage, JobState, SearchPage, StoredVersion, Write
 from khealth.store.engine import make_engine
 from khealth.store.schema import (
     INDEX_TABLES,
     audit_log,
+    job,
     compartment,
     resource,
     resource_version,
@@ -173,6 +186,23 @@ class SqlSession:
         ).first()
         return _version(row) if row else None
 
+    def current_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        """One SELECT per call: ``type = t AND id IN (...)`` for each type, OR-ed, so the
+        unique (type, id) index answers it."""
+        by_type: dict[str, set[str]] = {}
+        for resource_type, id in keys:
+            by_type.setdefault(resource_type, set()).add(id)
+        if not by_type:
+            return {}
+        where = or_(
+            *(
+                and_(resource.c.type == t, resource.c.id.in_(sorted(ids)))
+                for t, ids in by_type.items()
+            )
+        )
+        rows = self.conn.execute(select(*_CURRENT).where(where)).all()
+        return {(row.type, row.id): _version(row) for row in rows}
+
     def version(self, resource_type: str, id: str, version: int) -> StoredVersion | None:
         v = resource_version.c
         row = self.conn.execute(
@@ -198,27 +228,45 @@ class SqlSession:
     def audit(self, event: bytes, recorded: int) -> None:
         self.conn.execute(insert(audit_log).values(recorded=recorded, content=event))
 
+    def get_job(self, id: str) -> JobState | None:
+        row = self.conn.execute(select(job).where(job.c.id == id)).first()
+        if row is None:
+            return None
+        return JobState(row.id, row.kind, row.state, row.created, row.updated, bytes(row.detail))
+
+    def put_job(self, state: JobState) -> None:
+        values = {
+            "kind": state.kind,
+            "state": state.state,
+            "created": state.created,
+            "updated": state.updated,
+            "detail": state.detail,
+        }
+        changed = self.conn.execute(update(job).where(job.c.id == state.id).values(**values))
+        if changed.rowcount == 0:
+            self.conn.execute(insert(job).values(id=state.id, **values))
+
     def put(self, write: Write) -> None:
         self.put_many([write])
 
     def put_many(self, writes: Sequence[Write]) -> None:
         table_rows: dict[str, list[dict[str, Any]]] = {k: [] for k in INDEX_TABLES}
         compartment_rows: list[dict[str, Any]] = []
-        history_rows: list[dict[str, Any]] = []
-        for w in writes:
-            pk = self._put_current(w)
+        pks = self._put_currents(writes)
+        for w, pk in zip(writes, pks, strict=True):
             v = w.version
-            history_rows.append(
-                {"type": v.resource_type, "id": v.id, "version": v.version,
-                 "last_updated": v.last_updated, "deleted": v.deleted, "method": v.method,
-                 "content": v.content}
-            )  # fmt: skip
             if w.expected_version is not None:
                 self._clear_index(pk)
             if w.index is not None:
                 for kind, rows in index_rows(pk, v.resource_type, w.index).items():
                     table_rows[kind].extend(rows)
                 compartment_rows.extend({"res_pk": pk, "patient_id": p} for p in w.compartments)
+        history_rows = [
+            {"type": w.version.resource_type, "id": w.version.id, "version": w.version.version,
+             "last_updated": w.version.last_updated, "deleted": w.version.deleted,
+             "method": w.version.method, "content": w.version.content}
+            for w in writes
+        ]  # fmt: skip
         self.conn.execute(insert(resource_version), history_rows)
         for kind, rows in table_rows.items():
             if rows:
@@ -226,25 +274,32 @@ class SqlSession:
         if compartment_rows:
             self.conn.execute(insert(compartment), compartment_rows)
 
-    def _put_current(self, w: Write) -> int:
-        v = w.version
-        values = {
-            "version": v.version,
-            "last_updated": v.last_updated,
-            "deleted": v.deleted,
-            "content": v.content,
-        }
-        if w.expected_version is None:
+    def _put_currents(self, writes: Sequence[Write]) -> list[int]:
+        """Current rows: new resources in one multi-row INSERT ... RETURNING, updates one
+        by one (each guarded by its expected version)."""
+        pks: dict[int, int] = {}
+        creates = [(i, w) for i, w in enumerate(writes) if w.expected_version is None]
+        if creates:
+            rows = [
+                {"type": w.version.resource_type, "id": w.version.id, "version": w.version.version,
+                 "last_updated": w.version.last_updated, "deleted": w.version.deleted,
+                 "content": w.version.content}
+                for _, w in creates
+            ]  # fmt: skip
+            stmt = insert(resource).returning(resource.c.pk, sort_by_parameter_order=True)
             try:
                 with self.conn.begin_nested():
-                    result = self.conn.execute(
-                        insert(resource).values(type=v.resource_type, id=v.id, **values)
-                    )
+                    created = self.conn.execute(stmt, rows).scalars().all()
             except IntegrityError:
                 raise _conflict() from None
-            pk = result.inserted_primary_key
-            assert pk is not None
-            return int(pk[0])
+            pks.update((i, int(pk)) for (i, _), pk in zip(creates, created, strict=True))
+        for i, w in enumerate(writes):
+            if w.expected_version is not None:
+                pks[i] = self._put_current(w)
+        return [pks[i] for i in range(len(writes))]
+
+    def _put_current(self, w: Write) -> int:
+        v = w.version
         result = self.conn.execute(
             update(resource)
             .where(
@@ -252,7 +307,9 @@ class SqlSession:
                 resource.c.id == v.id,
                 resource.c.version == w.expected_version,
             )
-            .values(**values)
+            .values(
+                version=v.version, last_updated=v.last_updated, deleted=v.deleted, content=v.content
+            )
             .returning(resource.c.pk)
         )
         row = result.first()
