@@ -16,7 +16,7 @@ from khealth.access.tokens import TokenService, load_or_create_key
 from khealth.core.config import Settings, get_settings
 from khealth.records.ports import ResourceStore
 from khealth.records.service import Records
-from khealth.web import errors, fhir_api, ops
+from khealth.web import errors, fhir_api, ops, pages
 from khealth.web.deps import Services
 
 log = structlog.get_logger("khealth.web")
@@ -45,12 +45,15 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
         version=__version__,
         description="City-wide FHIR R4 clinical data platform",
         lifespan=lifespan,
+        docs_url=None,  # served by pages.install from bundled assets, no CDN
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     app.middleware("http")(_request_log)
     app.include_router(ops.router)
     app.include_router(ops.fhir_meta)
+    pages.install(app)
     app.include_router(fhir_api.router)
     return app
 
