@@ -234,8 +234,9 @@ class Physiology:
         return max(95.0, value)
 
     def hba1c(self, glucose: float) -> float:
-        # ADAG relation (Nathan 2008): mean glucose = 28.7 × A1c − 46.7
-        return max(4.3, (glucose + 46.7) / 28.7 + self.rng.gauss(0, 0.25))
+        # ADAG relation (Nathan 2008): mean glucose = 28.7 × A1c − 46.7; the day's mean glucose
+        # runs about 20 % above the fasting value.
+        return max(4.3, (1.2 * glucose + 46.7) / 28.7 + self.rng.gauss(0, 0.25))
 
     def lipids(self, day: dt.date) -> dict[str, float]:
         age = self._age(day)
