@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from khealth.access.context import AccessContext
 from khealth.core.errors import Forbidden, Issue
+from khealth.fhir.extract import compartment_params
 
 INTERACTION_LETTER = {
     "create": "c",
@@ -34,8 +35,16 @@ def require(ctx: AccessContext, resource_type: str, interaction: str) -> None:
         )
 
 
+def in_patient_compartments(resource_type: str) -> bool:
+    """Can resources of this type belong to a patient (R4 CompartmentDefinition Patient)?
+    Practitioner, Organization, Location, Medication... cannot: patient scopes read them."""
+    return resource_type == "Patient" or resource_type in compartment_params()
+
+
 def compartment_of(ctx: AccessContext, resource_type: str, interaction: str) -> str | None:
     """The patient compartment the request must stay in, or None when unrestricted."""
+    if not in_patient_compartments(resource_type) and interaction in ("read", "vread", "search"):
+        return None
     letter = INTERACTION_LETTER[interaction]
     if ctx.compartment_bound(resource_type, letter):
         if ctx.patient is None:
