@@ -98,7 +98,9 @@ def _drugs_for(history: History, condition: ChronicCondition) -> list[str]:
 def _follow_up(history: History, facility: Facility, diagnoses: list[Diagnosis]) -> None:
     care = diagnoses[0].condition.care
     interval = _INTERVAL[care]
-    day = max(history.start, min(d.onset for d in diagnoses))
+    # Conditions older than the history are first seen at a random visit of the first interval.
+    first_seen = history.start + dt.timedelta(days=history.rng.randint(0, interval))
+    day = max(first_seen, min(d.onset for d in diagnoses))
     recorded: dict[str, str] = {}
     drugs = {d.condition.key: _drugs_for(history, d.condition) for d in diagnoses}
     count = 0
