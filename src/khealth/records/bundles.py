@@ -134,7 +134,8 @@ class TransactionRunner:
         self._assign_ids(entries)
         self._resolve_conditional_references(entries)
         responses: dict[int, dict[str, Any]] = {}
-        for e in sorted(entries, key=lambda e: ORDER[e.method]):
+        # an ifNoneExist POST that matched is "MATCHED" by now: it runs with the POSTs
+        for e in sorted(entries, key=lambda e: ORDER.get(e.method, ORDER["POST"])):
             try:
                 responses[e.position] = self._execute(e)
             except KhealthError as error:
@@ -237,7 +238,12 @@ def _patch_body(e: Entry) -> Any:
     import orjson
 
     if isinstance(e.resource, dict) and e.resource.get("resourceType") == "Binary":
-        return orjson.loads(base64.b64decode(e.resource.get("data", "")))
+        try:
+            return orjson.loads(base64.b64decode(str(e.resource.get("data", "")), validate=True))
+        except (ValueError, orjson.JSONDecodeError):  # binascii.Error is a ValueError
+            raise InvalidRequest(
+                [Issue("invalid", "the Binary's data is not a base64 JSON Patch", ("data",))]
+            ) from None
     raise InvalidRequest([Issue("invalid", "a PATCH entry needs a Binary with a JSON Patch")])
 
 

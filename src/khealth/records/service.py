@@ -8,6 +8,7 @@ semantics follow http://hl7.org/fhir/R4/http.html.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,9 @@ from khealth.records.jsonpatch import apply_patch
 from khealth.records.ports import ResourceStore, SearchPage, StoredVersion, StoreSession, Write
 from khealth.records.references import local_references
 
+#: an escaped U+0000 in serialised JSON (not an escaped backslash followed by "u0000"):
+#: FHIR strings SHOULD NOT hold control characters and PostgreSQL text cannot hold NUL
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 MAX_INCLUDE_ROUNDS = 4
 MAX_INCLUDED = 1000
 
@@ -345,6 +349,8 @@ class RecordSession:
         index = extract(body)
         compartments = patient_compartments(body, index)
         content = orjson.dumps(body)
+        if b"\\u0000" in content and _NUL.search(content):
+            raise InvalidResource([Issue("invalid", "strings must not contain NUL (U+0000)")])
         stored = StoredVersion(resource_type, id, version, now, False, content, method)
         return stored, index, compartments
 
@@ -379,6 +385,8 @@ def _query_pairs(criteria: str) -> list[tuple[str, str]]:
     from urllib.parse import parse_qsl
 
     text = criteria.split("?", 1)[1] if "?" in criteria else criteria
+    if "%00" in text or "\x00" in text:  # no database takes NUL text
+        raise InvalidRequest([Issue("invalid", "conditional criteria must not contain NUL")])
     try:
         return parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except ValueError:

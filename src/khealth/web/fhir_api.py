@@ -6,6 +6,7 @@ the caller's AccessContext, and render what it returns.  All rules live below.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -15,12 +16,12 @@ from starlette.responses import Response
 
 from khealth.access.context import AccessContext
 from khealth.core.errors import InvalidRequest, Issue
-from khealth.fhir.search_model import SearchQuery
+from khealth.fhir.search_model import SearchQuery, TotalMode
 from khealth.fhir.search_parse import parse_search
 from khealth.fhir.validation import validate_resource
 from khealth.records.bundles import run_bundle
 from khealth.records.clock import parse_instant
-from khealth.records.service import SearchResult
+from khealth.records.service import SearchResult, require_supported
 from khealth.web.body import check_accept, read_json
 from khealth.web.deps import access_context, services
 from khealth.web.fhir_out import (
@@ -307,7 +308,13 @@ async def _search(
     request: Request, ctx: AccessContext, resource_type: str | None, params: list[tuple[str, str]]
 ) -> Response:
     svc = services(request)
+    if resource_type is not None:
+        require_supported(resource_type)  # an unknown type is 404, as for a read
+    if any("\x00" in k or "\x00" in v for k, v in params):  # no database takes NUL text
+        raise InvalidRequest([Issue("invalid", "search parameters must not contain NUL")])
     query = parse_search(resource_type, params, lenient=_lenient(request))
+    if query.summary == "count":  # _summary=count is the total and nothing else
+        query = replace(query, total=TotalMode.ACCURATE, count=0)
 
     def run() -> SearchResult:
         with svc.records.begin(ctx, "search-type" if resource_type else "search-system") as rs:
@@ -327,7 +334,7 @@ def _searchset(
     snap = str(result.page.snapshot)
     links = [("self", page_link(path, kept))]
     shown = len(result.page.matches)
-    more = shown == query.count and (
+    more = 0 < shown == query.count and (
         result.page.total is None or query.offset + shown < result.page.total
     )
     if more:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -13,11 +13,13 @@ from prometheus_client import (
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from khealth.web.body import check_accept
 from khealth.web.capability import capability_statement, smart_configuration
 from khealth.web.fhir_out import base_url, json_response
 
 router = APIRouter(tags=["operations"])
-fhir_meta = APIRouter(prefix="/fhir", tags=["fhir"])
+# JSON only here too: an XML Accept gets 415 like every other /fhir route
+fhir_meta = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(check_accept)])
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
