@@ -27,6 +27,7 @@ class AuditRecord:
     entities: list[str] = field(default_factory=list)
     entity_count: int = 0
     query_type: str | None = None
+    type_counts: dict[str, int] = field(default_factory=dict)  # a bulk export: how many per type
 
     def saw(self, resource_type: str, id: str) -> None:
         self.entity_count += 1
@@ -77,6 +78,13 @@ def audit_event(
     }
     if record.query_type:
         event["entity"].append({"type": {"code": "2"}, "name": record.query_type})  # type: ignore[attr-defined]
+    event["entity"].extend(  # type: ignore[attr-defined]
+        {
+            "type": {"system": "http://hl7.org/fhir/resource-types", "code": resource_type},
+            "detail": [{"type": "count", "valueString": str(count)}],
+        }
+        for resource_type, count in record.type_counts.items()
+    )
     if record.entity_count > len(record.entities):
         event["outcomeDesc"] = (
             f"{record.entity_count} resources; first {len(record.entities)} listed"

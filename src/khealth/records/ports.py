@@ -100,6 +100,13 @@ class ResourceStore(Protocol):
         the record service checks before calling)."""
         ...
 
+    def stream_compartment(
+        self, resource_types: Sequence[str], patients: Sequence[str] | None, since: int | None
+    ) -> Iterator[StoredVersion]:
+        """Every current resource of these types in the compartment of one of ``patients``
+        (of any patient when None), each once, in pages; for Patient and Group $export."""
+        ...
+
     def ping(self) -> None: ...
 
     def close(self) -> None: ...

@@ -54,6 +54,16 @@ class WriteResult:
     changed: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class ExportScope:
+    """What a Bulk Data export covers: every resource (``system``), every patient's
+    compartment (``patient``) or the compartments of ``patients`` (``group``)."""
+
+    level: str  # system | patient | group
+    since: int | None = None
+    patients: tuple[str, ...] = ()
+
+
 @dataclass(slots=True)
 class SearchResult:
     page: SearchPage
@@ -91,6 +101,56 @@ class Records:
                 rs = RecordSession(session, ctx, self.clock, action)
                 rs.write_audit(outcome="8", note=denied.summary())
             raise
+
+    # -- bulk export -------------------------------------------------------------------
+    # Not a RecordSession: an export streams for minutes, page by page in short reads,
+    # and must not hold one transaction (on SQLite, the write lock) for all that time.
+    def may_export(self, ctx: AccessContext, resource_type: str) -> bool:
+        """Could this caller export this type at all (scopes, and a patient for a
+        ``patient/`` scope)? The kick-off uses it to refuse or to report left-out types."""
+        try:
+            policy.require(ctx, resource_type, "export")
+            policy.compartment_of(ctx, resource_type, "export")
+        except Forbidden:
+            return False
+        return True
+
+    def export_stream(
+        self, ctx: AccessContext, resource_type: str, scope: ExportScope
+    ) -> Iterator[StoredVersion]:
+        """The current resources of one type that a Bulk Data $export
+        (https://hl7.org/fhir/uv/bulkdata/export.html) hands this caller.  A type
+        readable only through ``patient/`` scopes is narrowed to the token's patient."""
+        require_supported(resource_type)
+        policy.require(ctx, resource_type, "export")
+        bound = policy.compartment_of(ctx, resource_type, "export")
+        if scope.level == "system" and bound is None:
+            yield from self.store.stream([resource_type], scope.since)
+            return
+        patients = _export_patients(scope, bound)
+        if patients is None or patients:
+            yield from self.store.stream_compartment([resource_type], patients, scope.since)
+
+    def audit_export(
+        self, ctx: AccessContext, counts: dict[str, int], outcome: str,
+        note: str | None = None, group_id: str | None = None,
+    ) -> None:  # fmt: skip
+        """One audit event per export job: the counts per type, not every id."""
+        with self.store.session() as session:
+            rs = RecordSession(session, ctx, self.clock, "export")
+            rs.audit.type_counts.update(counts)
+            if group_id is not None:
+                rs.audit.saw("Group", group_id)
+            rs.write_audit(outcome, note)
+
+
+def _export_patients(scope: ExportScope, bound: str | None) -> tuple[str, ...] | None:
+    """Whose compartments to export: None for any patient's."""
+    if bound is None:
+        return None if scope.level == "patient" else scope.patients
+    if scope.level == "group" and bound not in scope.patients:
+        return ()
+    return (bound,)
 
 
 class RecordSession:
@@ -395,4 +455,11 @@ def _query_pairs(criteria: str) -> list[tuple[str, str]]:
         ) from None
 
 
-__all__ = ["KhealthError", "RecordSession", "Records", "SearchResult", "WriteResult"]
+__all__ = [
+    "ExportScope",
+    "KhealthError",
+    "RecordSession",
+    "Records",
+    "SearchResult",
+    "WriteResult",
+]

@@ -58,6 +58,22 @@ class MemoryStore:
             if since is None or v.last_updated >= since:
                 yield v
 
+    def stream_compartment(
+        self, resource_types: Sequence[str], patients: Sequence[str] | None, since: int | None
+    ) -> Iterator[StoredVersion]:
+        wanted = None if patients is None else frozenset(patients)
+        with self._lock:
+            rows = sorted(self._rows.values(), key=lambda r: r.seq)
+        for row in rows:
+            v = row.current
+            inside = row.compartments if wanted is None else row.compartments & wanted
+            if not inside or v.deleted:
+                continue
+            if resource_types and v.resource_type not in resource_types:
+                continue
+            if since is None or v.last_updated >= since:
+                yield v
+
     def ping(self) -> None:
         return None
 

@@ -94,6 +94,30 @@ class SqlStore:
                 yield _version(row)
             last = rows[-1].pk
 
+    def stream_compartment(
+        self, resource_types: Sequence[str], patients: Sequence[str] | None, since: int | None
+    ) -> Iterator[StoredVersion]:
+        """Pages of 1,000 by primary key, each in its own short read: an export never
+        holds a transaction (on SQLite, the write lock) while it writes files."""
+        members = select(compartment.c.res_pk)
+        if patients is not None:
+            members = members.where(compartment.c.patient_id.in_(list(patients)))
+        last = 0
+        while True:
+            stmt = select(*_CURRENT).where(
+                resource.c.pk > last, resource.c.deleted == false(), resource.c.pk.in_(members)
+            )
+            if resource_types:
+                stmt = stmt.where(resource.c.type.in_(resource_types))
+            if since is not None:
+                stmt = stmt.where(resource.c.last_updated >= since)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.order_by(resource.c.pk).limit(1000)).all()
+            if not rows:
+                return
+            yield from (_version(row) for row in rows)
+            last = rows[-1].pk
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))

@@ -14,9 +14,10 @@ from starlette.responses import Response
 from khealth import __version__
 from khealth.access.tokens import TokenService, load_or_create_key
 from khealth.core.config import Settings, get_settings
+from khealth.records.export import BulkExports
 from khealth.records.ports import ResourceStore
 from khealth.records.service import Records
-from khealth.web import errors, fhir_api, ops, pages
+from khealth.web import bulk_api, errors, fhir_api, ops, pages
 from khealth.web.deps import Services
 
 log = structlog.get_logger("khealth.web")
@@ -34,10 +35,12 @@ def build_services(settings: Settings, store: ResourceStore | None = None) -> Se
 def create_app(settings: Settings | None = None, store: ResourceStore | None = None) -> FastAPI:
     settings = settings or get_settings()
     services = build_services(settings, store)
+    bulk_exports = BulkExports(services.records, settings.data_dir / "exports")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        bulk_exports.shutdown()  # running exports end as failed; clients start them again
         services.store.close()  # graceful shutdown: uvicorn drains requests first
 
     app = FastAPI(
@@ -49,11 +52,13 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
         redoc_url=None,
     )
     app.state.services = services
+    app.state.bulk_exports = bulk_exports
     errors.install(app)
     app.middleware("http")(_request_log)
     app.include_router(ops.router)
     app.include_router(ops.fhir_meta)
     pages.install(app)
+    app.include_router(bulk_api.router)  # before fhir_api: "$export" is no type or id
     app.include_router(fhir_api.router)
     return app
 
