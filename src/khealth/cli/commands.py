@@ -2,5 +2,8 @@
 
 from __future__ import annotations
 
-from khealth.cli import server  # noqa: F401
-from khealth.cli import synth  # noqa: F401
+from khealth.cli import (
+    importer,  # noqa: F401
+    server,  # noqa: F401
+    synth,  # noqa: F401
+)

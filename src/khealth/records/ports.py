@@ -38,6 +38,19 @@ class Write:
 
 
 @dataclass(frozen=True, slots=True)
+class JobState:
+    """A resumable job's progress (a bulk-import file, an export): not a resource, so it
+    carries no clinical content; ``detail`` is the job's own JSON (offsets, counts)."""
+
+    id: str
+    kind: str
+    state: str  # running | done | failed
+    created: int  # microseconds since the epoch
+    updated: int
+    detail: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
     matches: list[StoredVersion]
     total: int | None
@@ -55,6 +68,11 @@ class StoreSession(Protocol):
     current version is not ``expected_version`` (a concurrent writer won)."""
 
     def current(self, resource_type: str, id: str) -> StoredVersion | None: ...
+
+    def current_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        """The current versions of many (type, id) keys in one round trip; absent keys
+        are left out."""
+        ...
 
     def version(self, resource_type: str, id: str, version: int) -> StoredVersion | None: ...
 
@@ -88,6 +106,13 @@ class StoreSession(Protocol):
         ...
 
     def audit(self, event: bytes, recorded: int) -> None: ...
+
+    def get_job(self, id: str) -> JobState | None: ...
+
+    def put_job(self, job: JobState) -> None:
+        """Create or replace a job's progress, in this transaction (so that a batch and
+        the progress that records it commit together)."""
+        ...
 
 
 class ResourceStore(Protocol):

@@ -37,7 +37,14 @@ from khealth.fhir.validation import check_resource
 from khealth.records.audit import AuditRecord, audit_event
 from khealth.records.clock import Clock, SystemClock, format_instant
 from khealth.records.jsonpatch import apply_patch
-from khealth.records.ports import ResourceStore, SearchPage, StoredVersion, StoreSession, Write
+from khealth.records.ports import (
+    JobState,
+    ResourceStore,
+    SearchPage,
+    StoredVersion,
+    StoreSession,
+    Write,
+)
 from khealth.records.references import local_references
 
 #: an escaped U+0000 in serialised JSON (not an escaped backslash followed by "u0000"):
@@ -346,6 +353,52 @@ class RecordSession:
         expected = current.version if current else None
         return self._store(resource_type, id, resource, expected, "PUT")
 
+    def upsert_many(self, resources: Sequence[Any]) -> list[WriteResult | KhealthError]:
+        """Update-as-create (http://hl7.org/fhir/R4/http.html#upsert) of many resources
+        that carry their own ids, for bulk import: the current versions are read in one
+        query, unchanged content keeps its version, and the rest is written in one
+        ``put_many``.  A resource that fails validation gets its error in its place and
+        nothing is written for it; a denial still raises (and is audited as one)."""
+        self.flush()
+        keys = [_upsert_key(r) for r in resources]
+        known = self.s.current_many([k for k in keys if isinstance(k, tuple)])
+        outcomes: list[WriteResult | KhealthError] = []
+        batch_keys: set[tuple[str, str]] = set()
+        for resource, key in zip(resources, keys, strict=True):
+            if not isinstance(key, tuple):
+                outcomes.append(key)
+                continue
+            if key in batch_keys:  # a repeated id: put_many sees each resource once
+                self.flush()
+                batch_keys.clear()
+            try:
+                result = self._upsert_one(key, resource, known.get(key))
+            except Forbidden:
+                raise
+            except KhealthError as error:
+                outcomes.append(error)
+                continue
+            outcomes.append(result)
+            known[key] = result.stored
+            batch_keys.add(key)
+        self.flush()
+        return outcomes
+
+    def _upsert_one(
+        self, key: tuple[str, str], resource: Any, current: StoredVersion | None
+    ) -> WriteResult:
+        resource_type, id = key
+        policy.require(self.ctx, resource_type, "update" if current else "create")
+        if current is None:
+            return self._store(resource_type, id, resource, None, "PUT")
+        if policy.compartment_of(self.ctx, resource_type, "update") is not None:
+            policy.require_in_compartment(
+                self.ctx, resource_type, "update", self.s.compartments_of(resource_type, id)
+            )
+        if not current.deleted and _same_content(current, resource):
+            return WriteResult(current, created=False, changed=False)
+        return self._store(resource_type, id, resource, current.version, "PUT")
+
     def conditional_update(self, resource_type: str, criteria: str, resource: Any) -> WriteResult:
         require_supported(resource_type)
         match = self._conditional(resource_type, criteria)
@@ -383,6 +436,16 @@ class RecordSession:
         self.s.put(Write(tombstone, None, frozenset(), current.version))
         self.audit.changed(resource_type, id, "D")
         return tombstone
+
+    # -- jobs ------------------------------------------------------------------------
+    # Job progress is not a resource (no clinical content, no scope check): it goes
+    # through the session so that a batch and the progress recording it commit together.
+    def get_job(self, id: str) -> JobState | None:
+        return self.s.get_job(id)
+
+    def put_job(self, job: JobState) -> None:
+        self.flush()
+        self.s.put_job(job)
 
     def _store(
         self, resource_type: str, id: str, resource: Any, expected: int | None, method: str
@@ -423,6 +486,18 @@ def _resource_type(resource: Any) -> str:
         raise InvalidResource([Issue("required", "resourceType is missing", ("resourceType",))])
     require_supported(resource_type)
     return resource_type
+
+
+def _upsert_key(resource: Any) -> tuple[str, str] | KhealthError:
+    """(type, id) of a resource to import, or why it cannot be imported."""
+    try:
+        resource_type = _resource_type(resource)
+    except KhealthError as error:
+        return error
+    id = resource.get("id")
+    if not isinstance(id, str) or not id:
+        return InvalidResource([Issue("required", "an imported resource needs an id", ("id",))])
+    return resource_type, id
 
 
 def _strip_meta(resource: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from khealth.fhir.index import ResourceIndex
 from khealth.fhir.search_match import criterion_matches
 from khealth.fhir.search_model import Chain, Clause, Criterion, Has, Include, SearchQuery, SortKey
 from khealth.fhir.search_sort import SortValue, sort_value
-from khealth.records.ports import HistoryPage, SearchPage, StoredVersion, Write
+from khealth.records.ports import HistoryPage, JobState, SearchPage, StoredVersion, Write
 
 Key = tuple[str, str]
 
@@ -35,6 +35,7 @@ class MemoryStore:
         self._rows: dict[Key, _Row] = {}
         self._history: dict[Key, list[StoredVersion]] = {}
         self._audit: list[tuple[int, bytes]] = []
+        self._jobs: dict[str, JobState] = {}
         self._seq = 0
         self._lock = threading.RLock()
 
@@ -91,6 +92,7 @@ class MemorySession:
         self.s = store
         self._undo: list[tuple[Key, _Row | None, int]] = []
         self._audit_mark = len(store._audit)
+        self._jobs_before: dict[str, JobState] | None = None  # taken at the first put_job
 
     def rollback(self) -> None:
         for key, previous, history_len in reversed(self._undo):
@@ -100,11 +102,17 @@ class MemorySession:
                 self.s._rows[key] = previous
             del self.s._history[key][history_len:]
         del self.s._audit[self._audit_mark :]
+        if self._jobs_before is not None:
+            self.s._jobs = self._jobs_before
 
     # -- reads ---------------------------------------------------------------------
     def current(self, resource_type: str, id: str) -> StoredVersion | None:
         row = self.s._rows.get((resource_type, id))
         return row.current if row else None
+
+    def current_many(self, keys: Sequence[Key]) -> dict[Key, StoredVersion]:
+        rows = ((key, self.s._rows.get(key)) for key in keys)
+        return {key: row.current for key, row in rows if row is not None}
 
     def version(self, resource_type: str, id: str, version: int) -> StoredVersion | None:
         for v in self.s._history.get((resource_type, id), []):
@@ -145,6 +153,14 @@ class MemorySession:
 
     def audit(self, event: bytes, recorded: int) -> None:
         self.s._audit.append((recorded, event))
+
+    def get_job(self, id: str) -> JobState | None:
+        return self.s._jobs.get(id)
+
+    def put_job(self, job: JobState) -> None:
+        if self._jobs_before is None:
+            self._jobs_before = dict(self.s._jobs)
+        self.s._jobs[job.id] = job
 
     # -- search --------------------------------------------------------------------
     def _live(self, resource_type: str | None) -> list[_Row]:

@@ -36,8 +36,8 @@ from khealth.store.engine import make_engine
 from khealth.store.schema import (
     INDEX_TABLES,
     audit_log,
-    job,
     compartment,
+    job,
     resource,
     resource_version,
     sp_reference,

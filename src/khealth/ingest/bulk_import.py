@@ -1,0 +1,310 @@
+"""Bulk import of NDJSON and Bundle files through the record service (the one door).
+
+``BulkImporter.run(paths)`` streams every file with bounded memory:
+
+- **NDJSON** (one resource per line, as FHIR Bulk Data writes them): read line by line in
+  batches; each batch is one record session (one transaction, one audit event) that
+  stores the batch with update-as-create (the resources keep their ids; content equal
+  to the stored version makes no new version) *and* records the byte offset after its
+  last line in the file's job row.  Resources and progress commit together, so a run
+  killed at any point (Ctrl-C, SIGKILL) resumes exactly after the last committed batch.
+- **JSON files**: a Bundle (one transaction per file; see :mod:`khealth.ingest.bundle_files`)
+  or a single resource.  Loaded whole: a Bundle is a few MB.
+
+A file's job id is a fingerprint of its content, not of its path: SHA-256 over the size,
+the first and the last 64 KiB.  It survives moving, copying or touching the file, and a
+changed file (whose offsets would be meaningless) gets a new job and starts again; a
+change in the middle that keeps the size, head and tail is not noticed (then delete the
+job row or import the file under another name after editing it).  Finished files are
+skipped after reading 128 KiB of them.
+
+Errors: a resource that fails validation is reported as ``file:line: issue`` (never its
+content).  ``on_error="stop"`` raises :class:`ImportStopped` and nothing of the failing
+batch is stored; ``"skip"`` counts the line as failed and stores the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import orjson
+
+from khealth.access.context import AccessContext
+from khealth.core.errors import Issue, KhealthError
+from khealth.records.ports import JobState
+from khealth.records.service import Records, RecordSession, WriteResult
+
+JOB_KIND = "import-file"
+FINGERPRINT_CHUNK = 64 * 1024
+FILE_SUFFIXES = (".ndjson", ".json")
+
+OnError = Literal["stop", "skip"]
+
+
+class Progress(Protocol):
+    """Where progress goes (the CLI draws a bar; tests count calls)."""
+
+    def advance(self, nbytes: int, resources: int) -> None: ...
+
+
+class NoProgress:
+    def advance(self, nbytes: int, resources: int) -> None:
+        return None
+
+
+class ImportStopped(KhealthError):
+    """A resource failed under ``on_error="stop"``; its batch (or Bundle) was not stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    batch_size: int = 1000
+    on_error: OnError = "stop"
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    files: int = 0
+    files_skipped: int = 0  # finished by an earlier run
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def resources(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def describe(self) -> str:
+        elapsed = max(self.elapsed, 1e-9)
+        return (
+            f"{self.files} files ({self.files_skipped} already imported): "
+            f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed in {elapsed:.1f} s ({self.resources / elapsed:,.0f} resources/s)"
+        )
+
+    def count(self, results: Iterable[WriteResult]) -> None:
+        for r in results:
+            if r.created:
+                self.created += 1
+            elif r.changed:
+                self.updated += 1
+            else:
+                self.unchanged += 1
+
+
+@dataclass(frozen=True, slots=True)
+class FileProgress:
+    """What the job row of one file holds: no path, no content, only positions."""
+
+    offset: int = 0  # bytes committed so far
+    line: int = 0  # lines committed so far
+    done: bool = False
+
+    @classmethod
+    def from_job(cls, job: JobState | None) -> FileProgress:
+        if job is None:
+            return cls()
+        detail = orjson.loads(job.detail)
+        return cls(int(detail["offset"]), int(detail["line"]), job.state == "done")
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, and every ``*.ndjson`` / ``*.json`` inside directories, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in FILE_SUFFIXES)
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"no such file or directory: {path}")
+    return found
+
+
+def fingerprint(path: Path) -> str:
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        digest.update(f.read(FINGERPRINT_CHUNK))
+        if size > FINGERPRINT_CHUNK:
+            f.seek(max(FINGERPRINT_CHUNK, size - FINGERPRINT_CHUNK))
+            digest.update(f.read(FINGERPRINT_CHUNK))
+    return digest.hexdigest()
+
+
+def issue_text(error: KhealthError) -> str:
+    """The first issue, as ``code: diagnostics (expression)``; diagnostics hold no data."""
+    if not error.issues:
+        return type(error).__name__
+    issue: Issue = error.issues[0]
+    where = f" ({', '.join(issue.expression)})" if issue.expression else ""
+    more = f" (+{len(error.issues) - 1} more)" if len(error.issues) > 1 else ""
+    return f"{issue.code}: {issue.diagnostics}{where}{more}"
+
+
+@dataclass(slots=True)
+class _Line:
+    number: int
+    resource: Any  # the parsed JSON, or the error that stopped it
+    end: int  # byte offset just after this line
+
+
+def _read_batch(f: BinaryIO, start: FileProgress, size: int) -> list[_Line]:
+    """Up to ``size`` non-blank lines from the current position of ``f``."""
+    lines: list[_Line] = []
+    offset, number = start.offset, start.line
+    while len(lines) < size:
+        raw = f.readline()
+        if not raw:
+            break
+        offset += len(raw)
+        number += 1
+        if raw.strip():
+            lines.append(_Line(number, _parse(raw), offset))
+    if not lines and number != start.line:  # only blank lines: still move past them
+        lines.append(_Line(number, None, offset))
+    return lines
+
+
+def _unreadable(line: _Line) -> bool:
+    return isinstance(line.resource, KhealthError)
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return KhealthError([Issue("structure", "the line is not valid JSON")])
+    if not isinstance(value, dict):
+        return KhealthError([Issue("structure", "the line is not a JSON object")])
+    return value
+
+
+class BulkImporter:
+    def __init__(
+        self,
+        records: Records,
+        ctx: AccessContext,
+        options: ImportOptions | None = None,
+        progress: Progress | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        self.records = records
+        self.ctx = ctx
+        self.options = options or ImportOptions()
+        self.progress: Progress = progress or NoProgress()
+        self.report = report or (lambda _message: None)
+        self.summary = ImportSummary()
+
+    def run(self, files: Sequence[Path]) -> ImportSummary:
+        """Import each file in turn; the summary is kept up to date as it goes (so that
+        an interrupted run can still say what it did)."""
+        for path in files:
+            self.import_file(path)
+        return self.summary
+
+    def import_file(self, path: Path) -> None:
+        # late import: bundle_files builds on this module's types
+        from khealth.ingest.bundle_files import import_json_file
+
+        job_id = f"{JOB_KIND}:{fingerprint(path)}"
+        self.summary.files += 1
+        if path.suffix == ".ndjson":
+            self._import_ndjson(path, job_id)
+        else:
+            import_json_file(self, path, job_id)
+
+    # -- NDJSON ------------------------------------------------------------------------
+    def _import_ndjson(self, path: Path, job_id: str) -> None:
+        with path.open("rb") as f:
+            state: FileProgress | None = None
+            while state is None or not state.done:
+                with self.records.begin(self.ctx, "import") as rs:
+                    if state is None:
+                        state = self._resume(rs, job_id, path, f)
+                        if state.done:
+                            return
+                    before = state
+                    batch = _read_batch(f, state, self.options.batch_size)
+                    stored = self._store_batch(rs, path, batch)
+                    state = self._advance(state, batch)
+                    self.save(rs, job_id, state)
+                self.progress.advance(state.offset - before.offset, stored)
+
+    def _resume(self, rs: RecordSession, job_id: str, path: Path, f: BinaryIO) -> FileProgress:
+        state = FileProgress.from_job(rs.get_job(job_id))
+        if state.done:
+            self.summary.files_skipped += 1
+            self.progress.advance(path.stat().st_size, 0)
+        elif state.offset:
+            f.seek(state.offset)
+            self.progress.advance(state.offset, 0)
+        return state
+
+    def _advance(self, state: FileProgress, batch: list[_Line]) -> FileProgress:
+        if not batch:
+            return replace(state, done=True)
+        return FileProgress(batch[-1].end, batch[-1].number, False)
+
+    def _store_batch(self, rs: RecordSession, path: Path, batch: list[_Line]) -> int:
+        """Store the batch's resources; returns how many were stored (in any outcome)."""
+        parsed = [line for line in batch if isinstance(line.resource, dict)]
+        outcomes = rs.upsert_many([line.resource for line in parsed])
+        failures = [(line.number, line.resource) for line in batch if _unreadable(line)]
+        failures += [
+            (line.number, o)
+            for line, o in zip(parsed, outcomes, strict=True)
+            if isinstance(o, KhealthError)
+        ]
+        failures.sort(key=lambda pair: pair[0])
+        self.fail(path, [(str(number), error) for number, error in failures])
+        written = [o for o in outcomes if isinstance(o, WriteResult)]
+        self.summary.count(written)
+        return len(written)
+
+    # -- shared by both file kinds -----------------------------------------------------
+    def fail(
+        self,
+        path: Path,
+        failures: Sequence[tuple[str, KhealthError]],
+        note: str = "",
+        count: int | None = None,
+    ) -> None:
+        """Report failures at their place (a line, a Bundle entry); under
+        ``on_error="stop"`` raise on the first one (which rolls the open session back)."""
+        if not failures:
+            return
+        if self.options.on_error == "stop":
+            where, error = failures[0]
+            raise ImportStopped([Issue("invalid", f"{path}:{where}: {issue_text(error)}")])
+        for where, error in failures:
+            self.report(f"{path}:{where}: {issue_text(error)}{note}")
+        self.summary.failed += len(failures) if count is None else count
+
+    def save(self, rs: RecordSession, job_id: str, state: FileProgress) -> None:
+        now = self.records.clock.now_us()
+        previous = rs.get_job(job_id)
+        detail = orjson.dumps({"offset": state.offset, "line": state.line})
+        rs.put_job(
+            JobState(
+                job_id,
+                JOB_KIND,
+                "done" if state.done else "running",
+                previous.created if previous else now,
+                now,
+                detail,
+            )
+        )
