@@ -19,11 +19,11 @@ from httpx import Response
 from tests.support import Api
 
 from khealth.records.ports import JobState
-from khealth.web.app import create_app
 
 pytestmark = pytest.mark.integration
 
 BASE = "http://test/fhir"
+BULK = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
 WAIT_S = 20.0
 
 
@@ -158,6 +158,11 @@ def test_since_keeps_only_resources_updated_at_or_after_it(api: Api) -> None:
     assert exported(api, body) == {"Observation/o3"}
 
 
+def test_since_takes_an_offset_whose_plus_sign_was_not_encoded(api: Api) -> None:
+    body = manifest(api, "/fhir/$export?_since=2999-01-01T09:00:00+09:00")
+    assert body["output"] == []
+
+
 def test_patient_level_export_holds_every_patient_compartment_and_nothing_else(api: Api) -> None:
     body = manifest(api, "/fhir/Patient/$export")
     assert exported(api, body) == P1 | P2 | P3
@@ -229,6 +234,7 @@ def _export_audits(store: Any) -> list[dict[str, Any]]:
         ("?_outputFormat=application/fhir%2Bjson", "respond-async"),
         ("?_type=NoSuchType", "respond-async"),
         ("?_since=yesterday", "respond-async"),
+        ("?_since=2026-01-01", "respond-async"),  # a date, not an instant
         ("?_typeFilter=Observation%3Fstatus%3Dfinal", "respond-async"),
     ],
 )
@@ -335,6 +341,8 @@ def test_export_routes_do_not_shadow_reads_and_are_in_the_capability_statement(
 ) -> None:
     assert api.client.get("/fhir/Patient/p1", headers=api.headers()).status_code == 200
     statement = api.client.get("/fhir/metadata").json()
-    assert statement["rest"][0]["operation"][0]["name"] == "export"
-    app = create_app  # the router is mounted by create_app itself
-    assert app is not None
+    assert {"name": "export", "definition": f"{BULK}/export"} in statement["rest"][0]["operation"]
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for resource_type, operation in (("Patient", "patient-export"), ("Group", "group-export")):
+        definitions = [o["definition"] for o in resources[resource_type]["operation"]]
+        assert f"{BULK}/{operation}" in definitions

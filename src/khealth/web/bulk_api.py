@@ -127,7 +127,7 @@ def _export_request(
         if name == "_type":
             types.extend(t.strip() for t in value.split(",") if t.strip())
         if name == "_since":
-            since = _instant(value)
+            since = _instant(value.replace(" ", "+"))
     return ExportRequest(level, url, tuple(dict.fromkeys(types)), since, group_id)
 
 
