@@ -54,7 +54,8 @@ def _worker() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    name = f"khealth_test_{_worker()}"
+    # The pid keeps concurrent runs (several developers, CI) from dropping each other's database.
+    name = f"khealth_test_{_worker()}_{os.getpid()}"
     try:
         admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -69,6 +70,8 @@ def postgres_url() -> Iterator[str]:
     upgrade(engine)
     engine.dispose()
     yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
