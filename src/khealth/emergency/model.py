@@ -128,6 +128,7 @@ class Assessment:
     labour: bool | None = None  # contractions, imminent delivery
     burns_tbsa: float | None = None  # % total body surface area (partial + full thickness)
     burns_inhalation: bool | None = None  # suspected inhalation injury (soot, stridor, enclosed)
+    first_contact: datetime | None = None  # first medical contact (STEMI clock); None: now
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,3 +189,4 @@ class TriageResult:
     complaint_category: str | None = None  # see emergency/rules (complaint table)
     assessed_at: datetime | None = None
     warnings: tuple[str, ...] = ()
+    ruleset: str = ""  # e.g. "pre_ktas 1.0.0; chief_complaints 1.0.0"
