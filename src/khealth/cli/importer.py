@@ -72,6 +72,7 @@ def import_files(
     except FileNotFoundError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+    _tune_garbage_collector()
     store = open_store(database or get_settings().resolved_database_url(), migrate=True)
     ctx = AccessContext(
         subject="khealth-import", role=Role.SERVICE, scopes=parse_scopes("system/*.cruds")
@@ -94,3 +95,17 @@ def import_files(
         store.close()
     typer.echo(importer.summary.describe(), err=code != 0)
     raise typer.Exit(code)
+
+
+def _tune_garbage_collector() -> None:
+    """Build the validator first, then freeze it out of the collector's sight: the
+    compiled definitions are ~100k long-lived objects that every full collection would
+    walk again, which cost a third of the import's CPU time (measured on Synthea)."""
+    import gc
+
+    from khealth.fhir.structure import structure_model
+
+    structure_model()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
