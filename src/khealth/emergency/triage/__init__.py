@@ -101,7 +101,7 @@ def _pathways(facts: Facts, rules: RuleSet) -> tuple[tuple[FiredRule, ...], tupl
 def _warnings(facts: Facts) -> tuple[str, ...]:
     a = facts.assessment
     notes = {
-        "GCS approximated from AVPU": facts.gcs_from_avpu,
+        "GCS approximated from AVPU": facts.gcs_from_avpu and a.consciousness != "A",
         "pain site unknown: scored as central": a.pain is not None and a.pain > 0
         and facts.pain_site is None,
         "stroke onset unknown: record last known well": facts.stroke_suspected
