@@ -17,7 +17,17 @@ from khealth.core.config import Settings, get_settings
 from khealth.records.export import BulkExports
 from khealth.records.ports import ResourceStore
 from khealth.records.service import Records
-from khealth.web import bulk_api, cds_api, errors, fhir_api, ops, pages
+from khealth.web import (
+    bulk_api,
+    cds_api,
+    cds_hooks,
+    emergency_api,  # issue 6: /api/emergency
+    errors,
+    fhir_api,
+    health_report,
+    ops,
+    pages,
+)
 from khealth.web.deps import Services
 
 log = structlog.get_logger("khealth.web")
@@ -61,6 +71,9 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     app.include_router(bulk_api.router)  # before fhir_api: "$export" is no type or id
     app.include_router(fhir_api.router)
     app.include_router(cds_api.router)
+    app.include_router(emergency_api.router)
+    app.include_router(cds_hooks.router)
+    app.include_router(health_report.router)
     return app
 
 
