@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from khealth.cli import (
+    cds,  # noqa: F401
+    demo,  # noqa: F401
     importer,  # noqa: F401
     server,  # noqa: F401
     synth,  # noqa: F401

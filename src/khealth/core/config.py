@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     token_issuer: str = "khealth"  # noqa: S105  (an issuer name, not a secret)
     default_token_ttl: int = Field(default=3600, ge=1)
     log_level: str = "INFO"
-    demo_citizens: int = Field(default=2000, ge=0)
+    demo_citizens: int = Field(default=2000, ge=0)  # with two years of history each
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,110 @@
+"""``khealth demo`` (what ``make run`` calls): on first start, generate a small synthetic
+Gwangju into the embedded database, then serve it and say where to go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from khealth.cli.main import app
+
+DEMO_SEED = 20261129
+
+
+def _patient_count(records: object) -> int:
+    from khealth.access.context import AccessContext, PurposeOfUse, Role
+    from khealth.access.scopes import parse_scopes
+    from khealth.fhir.search_model import SearchQuery, TotalMode
+    from khealth.records.service import Records
+
+    assert isinstance(records, Records)
+    ctx = AccessContext("khealth-demo", Role.SERVICE, parse_scopes("system/Patient.s"),
+                        purpose=PurposeOfUse.OPERATIONS)  # fmt: skip
+    with records.begin(ctx, "demo-check") as rs:
+        page = rs.search(SearchQuery("Patient", count=0, total=TotalMode.ACCURATE)).page
+    return page.total or 0
+
+
+def _load_city(records: object, data_dir: Path, citizens: int) -> None:
+    """Generate the city to files (deterministic, fast), then import them; both steps
+    show progress and an interrupted first start resumes where it stopped."""
+    from khealth.access.context import AccessContext, Role
+    from khealth.access.scopes import parse_scopes
+    from khealth.cli.importer import _Bar, _tune_garbage_collector
+    from khealth.ingest.bulk_import import BulkImporter, discover
+    from khealth.records.service import Records
+    from khealth.synth import SynthConfig, write_city
+
+    assert isinstance(records, Records)
+    out = data_dir / "demo-city"
+    if not (out / "manifest.json").exists():
+        typer.echo(f"generating a synthetic city of {citizens:,} citizens into {out}")
+        config = SynthConfig(
+            citizens=citizens, seed=DEMO_SEED, history_years=2, dicom_max_studies=20
+        )
+        write_city(config, out, progress=True, overwrite=True)
+    files = discover([out / "ndjson"])
+    _tune_garbage_collector()
+    bar = _Bar(sum(f.stat().st_size for f in files), True)
+    ctx = AccessContext("khealth-demo", Role.SERVICE, parse_scopes("system/*.cruds"))
+    try:
+        BulkImporter(records, ctx, progress=bar, report=bar.write).run(files)
+    finally:
+        bar.close()
+
+
+def _first_patient(records: object) -> str | None:
+    from khealth.access.context import AccessContext, Role
+    from khealth.access.scopes import parse_scopes
+    from khealth.fhir.search_model import SearchQuery
+    from khealth.records.service import Records
+
+    assert isinstance(records, Records)
+    ctx = AccessContext("khealth-demo", Role.SERVICE, parse_scopes("system/Patient.s"))
+    with records.begin(ctx, "demo-pick") as rs:
+        matches = rs.search(SearchQuery("Patient", count=1)).page.matches
+    return matches[0].id if matches else None
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    citizens: Annotated[int | None, typer.Option(help="citizens (KHEALTH_DEMO_CITIZENS)")] = None,
+    serve: Annotated[bool, typer.Option(help="serve after loading")] = True,
+) -> None:
+    """Load the demo city on first start (embedded SQLite by default), then serve it."""
+    from khealth.access.context import Role
+    from khealth.access.tokens import TokenService, load_or_create_key
+    from khealth.core.config import get_settings
+    from khealth.records.service import Records
+    from khealth.store.factory import open_store
+
+    settings = get_settings()
+    store = open_store(settings.resolved_database_url(), migrate=True)
+    records = Records(store)
+    if _patient_count(records) == 0:
+        _load_city(records, settings.data_dir, citizens or settings.demo_citizens)
+    patient = _first_patient(records)
+    store.close()
+    tokens = TokenService(load_or_create_key(settings.data_dir), settings.token_issuer)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nkhealth demo is ready: {base}/  (한국어; English: {base}/?lang=en)\n"
+        f"  API documentation   {base}/docs\n"
+        f"  FHIR API            {base}/fhir  (metadata: {base}/fhir/metadata)\n"
+        f"  health / metrics    {base}/health  {base}/metrics\n\n"
+        "Demo sign-ins (bearer tokens, valid 12 hours; the sign-in pages arrive with the trust layer):\n"
+        f"  operator (all data):  {tokens.issue('system/*.cruds', subject='olivia', role=Role.OPERATOR, ttl=43200)}\n"
+    )
+    if patient:
+        citizen = tokens.issue("patient/*.rs", subject="demo-citizen", role=Role.CITIZEN,
+                               patient=patient, ttl=43200)  # fmt: skip
+        typer.echo(f"  citizen (Patient/{patient} only):  {citizen}\n")
+    typer.echo(f"  try: curl -H 'Authorization: Bearer <token>' '{base}/fhir/Patient?_count=5'\n")
+    if serve:
+        from khealth.cli.server import serve as serve_command
+
+        serve_command(host=host, port=port, database=None, mllp_port=None, workers=1)
