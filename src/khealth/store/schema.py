@@ -163,6 +163,60 @@ job = Table(
     Column("detail", LargeBinary, nullable=False),
 )
 
+# -- emergency (issue 6): live ER capacity and the pre-notification workflow -------------
+# Not clinical record: capacity snapshots and workflow time stamps (the clinical content of a
+# pre-notification is in its FHIR Encounter and ServiceRequest).
+
+#: Every live-status snapshot a facility sends (history kept; the newest is the status).
+er_status = Table(
+    "er_status",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("facility_id", ID, nullable=False),
+    Column("observed", BigInteger, nullable=False),  # hvidate, µs
+    Column("recorded", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Index("ix_er_status_facility", "facility_id", "observed", "seq"),
+)
+
+#: One pre-notification of one facility for one incident, with its current state.
+er_notification = Table(
+    "er_notification",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("incident_id", ID, nullable=False),
+    Column("facility_id", ID, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("encounter_id", ID, nullable=False),
+    Column("service_request_id", ID, nullable=False),
+    Column("patient_id", ID, nullable=False),
+    Column("eta_minutes", Float, nullable=False),
+    Column("detail", LargeBinary, nullable=False),
+    Index("ix_er_notification_facility", "facility_id", "state"),
+    Index("ix_er_notification_incident", "incident_id"),
+)
+
+#: Every time-stamped step of a pre-notification; declines feed ranking.
+er_notification_event = Table(
+    "er_notification_event",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("notification_id", ID, nullable=False),
+    Column("incident_id", ID, nullable=False),
+    Column("facility_id", ID, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", String(32)),
+    Index("ix_er_notification_event_facility", "facility_id", "seq"),
+    Index("ix_er_notification_event_kind_at", "kind", "at"),
+)
+
 INDEX_TABLES = {
     "token": sp_token,
     "string": sp_string,
