@@ -133,6 +133,16 @@ def test_auprc_on_a_tiny_table() -> None:
     assert metrics.auprc(y, np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx(expected)
 
 
+def test_auroc_and_auprc_agree_with_scikit_learn_on_tied_scores() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(5)
+    score = rng.integers(0, 20, 2000).astype(float)  # many ties
+    y = (rng.random(2000) < 0.2).astype(float)
+    assert metrics.auroc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert metrics.auprc(y, score) == pytest.approx(average_precision_score(y, score), abs=1e-12)
+
+
 def test_brier_score_on_a_tiny_table() -> None:
     y = np.array([0.0, 1.0])
     assert metrics.brier(y, np.array([0.2, 0.6])) == pytest.approx((0.04 + 0.16) / 2)
