@@ -8,10 +8,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import system_context
-
 from khealth.records.service import Records
 from khealth.synth import City, SynthConfig
+from tests.support import system_context
 
 Resource = dict[str, Any]
 CONFIG = SynthConfig(citizens=6, seed=3)
@@ -47,7 +46,7 @@ class SyntheticCitizen:
         ref = f"Patient/{patient_id}"
         return [
             r for r in self.resources
-            if r.get("id") == patient_id and r["resourceType"] == "Patient"
+            if (r.get("id") == patient_id and r["resourceType"] == "Patient")
             or (r.get("subject") or {}).get("reference") == ref
         ]  # fmt: skip
 

@@ -115,7 +115,7 @@ def two_facilities() -> list[dict[str, Any]]:
         observation("c1", "pa", "14682-9", 106.1, "umol/L", "2025-01-10", "ea"),
         observation(
             "x1", "pb", "1558-6", 999, "mg/dL", "2026-01-01", "eb", status="entered-in-error"
-        ),  # fmt: skip
+        ),
     ]
 
 
