@@ -28,13 +28,15 @@ def sort_value(
     elif key.param_type == "string":
         values = [s.value for s in index.strings if s.param == key.param]
     elif key.param_type == "token":
-        values = [t.code or "" for t in index.tokens if t.param == key.param]
+        # a text-only row (a CodeableConcept's text, kept for :text) has no code to sort by
+        values = [t.code for t in index.tokens if t.param == key.param and t.code is not None]
     elif key.param_type == "number":
         values = [n.value for n in index.numbers if n.param == key.param]
     elif key.param_type == "quantity":
         values = [q.value for q in index.quantities if q.param == key.param]
     elif key.param_type == "reference":
-        values = [r.target_id or r.url or "" for r in index.references if r.param == key.param]
+        # by the local id, as the SQL stores do: an absolute URL or identifier-only row has none
+        values = [r.target_id for r in index.references if r.param == key.param and r.target_id]
     elif key.param_type == "uri":
         values = [u.value for u in index.uris if u.param == key.param]
     else:

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import (
     FromClause,
     Select,
+    String,
+    Text,
     and_,
     exists,
     false,
@@ -22,6 +24,8 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from khealth.core.errors import InvalidRequest, Issue
 from khealth.fhir.search_model import (
@@ -260,7 +264,7 @@ class SearchCompiler:
 
     def sort_column(self, key: SortKey, r: FromClause) -> Any:
         if key.param == "_id":
-            return r.c.id
+            return CodePointOrder(r.c.id)
         if key.param == "_lastUpdated":
             return r.c.last_updated
         table = INDEX_TABLES.get(key.param_type)
@@ -278,12 +282,32 @@ class SearchCompiler:
         column = table.c[name]
         if column is None:
             raise InvalidRequest([Issue("not-supported", f"cannot sort by {key.param}")])
-        agg = func.max(column) if key.descending else func.min(column)
+        value: Any = CodePointOrder(column) if isinstance(column.type, String) else column
+        agg = func.max(value) if key.descending else func.min(value)
         return (
             select(agg)
             .where(table.c.res_pk == r.c.pk, table.c.param == key.param)
             .scalar_subquery()
         )
+
+
+class CodePointOrder(FunctionElement[str]):
+    """A text column compared by code point, as the in-memory reference (Python ``str``)
+    and SQLite do; a PostgreSQL database's own collation (en_US, ICU) would put
+    "o-neil" before "o'neil" and sort differently from the other backends."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(CodePointOrder)
+def _code_point_default(element: CodePointOrder, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(CodePointOrder, "postgresql")
+def _code_point_postgres(element: CodePointOrder, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
 
 def apply_sort(stmt: Select[Any], keys: Sequence[SortKey], r: FromClause) -> Select[Any]:
