@@ -291,12 +291,21 @@ class RecordSession:
             if ref in found or (types and ref[0] not in types):
                 continue
             target = self.s.current(*ref)
-            if target is not None and not target.deleted:
+            if target is not None and not target.deleted and self._may_follow(ref):
                 found[ref] = target
         visible = [v for v in found.values() if self.ctx.can(v.resource_type, "r")]
         for v in visible:
             self.audit.saw(v.resource_type, v.id)
         return visible
+
+    def _may_follow(self, ref: tuple[str, str]) -> bool:
+        """A reference out of the compartment (to a Practitioner, an Organization) may be
+        followed, but not into another patient's compartment under a patient-bound token."""
+        patient = self._include_compartment()
+        if patient is None:
+            return True
+        compartments = self.s.compartments_of(*ref)
+        return not compartments or patient in compartments
 
     # -- writes ----------------------------------------------------------------------
     def create(
