@@ -5,6 +5,7 @@ from __future__ import annotations
 from khealth.cli import (
     cds,  # noqa: F401
     demo,  # noqa: F401
+    feeds,  # noqa: F401
     emergency,  # noqa: F401
     importer,  # noqa: F401
     server,  # noqa: F401

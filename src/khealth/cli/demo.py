@@ -95,7 +95,8 @@ def demo(
         f"\nkhealth demo is ready: {base}/  (한국어; English: {base}/?lang=en)\n"
         f"  API documentation   {base}/docs\n"
         f"  FHIR API            {base}/fhir  (metadata: {base}/fhir/metadata)\n"
-        f"  health / metrics    {base}/health  {base}/metrics\n\n"
+        f"  health / metrics    {base}/health  {base}/metrics\n"
+        f"  HL7 v2 (MLLP)       {host}:2575  (feed health: {base}/api/feeds/health)\n\n"
         "Demo sign-ins (bearer tokens, valid 12 hours; the sign-in pages arrive with the trust layer):\n"
         f"  operator (all data):  {tokens.issue('system/*.cruds', subject='olivia', role=Role.OPERATOR, ttl=43200)}\n"
     )
@@ -107,4 +108,4 @@ def demo(
     if serve:
         from khealth.cli.server import serve as serve_command
 
-        serve_command(host=host, port=port, database=None, mllp_port=None, workers=1)
+        serve_command(host=host, port=port, database=None, mllp_port=2575, workers=1)

@@ -30,11 +30,11 @@ def serve(
 
     if database:
         os.environ["KHEALTH_DATABASE_URL"] = database
-    if mllp_port is not None:
-        typer.echo("the HL7 v2 MLLP listener arrives with issue 4; ignoring --mllp-port", err=True)
     from khealth.core.logging import configure_logging
 
     configure_logging()
+    if mllp_port is not None:
+        _start_mllp(host, mllp_port)
     uvicorn.run(
         "khealth.web.main:app",
         host=host,
@@ -43,6 +43,25 @@ def serve(
         log_config=None,
         timeout_graceful_shutdown=20,
     )
+
+
+def _start_mllp(host: str, port: int) -> None:
+    """The HL7 v2 listener in this process, on its own event loop in a thread beside
+    uvicorn's, with its own connections to the same database (so a slow commit of a
+    message group never blocks the web loop).  Stopped with the process; a sender resends
+    whatever was not acknowledged."""
+    from khealth.core.config import get_settings
+    from khealth.ingest.mllp import MllpSettings, MllpThread
+    from khealth.records.service import Records
+    from khealth.store.factory import open_store
+    from khealth.store.feeds_sql import open_feed, synchronous_full
+
+    settings = get_settings()
+    store = open_store(settings.resolved_database_url(), migrate=True)
+    synchronous_full(store)
+    feed = open_feed(store, Records(store), settings.data_dir)
+    MllpThread(feed.handle_many, MllpSettings(host=host, port=port)).start()
+    typer.echo(f"HL7 v2 MLLP listening on {host}:{port}", err=True)
 
 
 @db_app.command("upgrade")

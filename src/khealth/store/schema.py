@@ -227,3 +227,42 @@ INDEX_TABLES = {
     "reference": sp_reference,
     "composite": sp_composite,
 }
+
+# -- HL7 v2 feed (issue 4): applied control ids and dead letters -------------------------
+# Not clinical record: which message was applied when (written in the same transaction as
+# the message's resources, so a resent message is not applied twice), and the refused
+# messages, sealed, for operators to list and replay.
+
+#: One row per applied message (facility, MSH-10); also the feed-health volume and lag.
+hl7_message = Table(
+    "hl7_message",
+    metadata,
+    Column("facility", ID, primary_key=True),
+    Column("control_id", ID, primary_key=True),
+    Column("message_type", String(16), nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("message_time", BigInteger),  # MSH-7, µs; NULL when absent or unreadable
+    Column("sha256", String(64), nullable=False),
+    Index("ix_hl7_message_received", "received"),
+    Index("ix_hl7_message_facility_received", "facility", "received"),
+)
+
+#: Refused messages (AE/AR): where and why, the message sealed (AES-GCM, key outside the DB).
+hl7_dead_letter = Table(
+    "hl7_dead_letter",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("received", BigInteger, nullable=False),
+    Column("facility", ID, nullable=False),
+    Column("message_type", String(16), nullable=False),
+    Column("control_id", ID, nullable=False),
+    Column("ack_code", String(2), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_hl7_dead_letter_received", "received"),
+    Index("ix_hl7_dead_letter_facility_received", "facility", "received"),
+)

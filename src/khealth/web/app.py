@@ -23,6 +23,7 @@ from khealth.web import (
     cds_hooks,
     emergency_api,  # issue 6: /api/emergency
     errors,
+    feeds_api,  # issue 4: /api/feeds (feed health, HL7 v2 dead letters)
     fhir_api,
     health_report,
     ops,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     app.include_router(emergency_api.router)
     app.include_router(cds_hooks.router)
     app.include_router(health_report.router)
+    app.include_router(feeds_api.router)
     return app
 
 

@@ -1,0 +1,211 @@
+"""The HL7 v2 feed's use case: messages in, ACKs out, resources written through the
+record service.
+
+``handle_many`` commits a group of messages in ONE record session (group commit: a
+durable commit costs one sync however many messages ride in it) and answers AA for each
+only after that commit returned.  Parsing and mapping are pure and happen first, so a bad
+message is refused (AE/AR) before any transaction; should the group's transaction still
+fail on one message's content, each message is retried in a transaction of its own.  A
+storage failure that is not about the content (database down) raises: the listener then
+sends no ACK and the sender will resend.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from khealth.access.context import AccessContext, PurposeOfUse, Role
+from khealth.access.scopes import parse_scopes
+from khealth.core.errors import KhealthError
+from khealth.ingest.hl7v2.ack import build_ack
+from khealth.ingest.hl7v2.errors import Hl7Error
+from khealth.ingest.hl7v2.mapping import map_message
+from khealth.ingest.hl7v2.message import Message, parse
+from khealth.ingest.hl7v2.model import DeadLetter, Mapped, Merge, ProcessedMessage
+from khealth.ingest.hl7v2.ports import FeedLedger
+from khealth.ingest.hl7v2.sealing import Sealer
+from khealth.records.bundles import TransactionRunner, parse_entries
+from khealth.records.clock import Clock, SystemClock
+from khealth.records.service import Records, RecordSession, load_json
+
+FEED_SCOPES = "system/Patient.cruds system/Encounter.cruds system/Observation.cruds " \
+              "system/DiagnosticReport.cruds system/MedicationRequest.cruds " \
+              "system/Provenance.cruds"  # fmt: skip
+_ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
+
+
+def feed_context() -> AccessContext:
+    """The feed's own service identity: it writes what hospitals send, nothing else."""
+    return AccessContext("hl7v2-feed", Role.SERVICE, parse_scopes(FEED_SCOPES),
+                         purpose=PurposeOfUse.OPERATIONS)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Pending:
+    raw: bytes
+    message: Message | None
+    mapped: Mapped | None = None
+    error: Hl7Error | None = None
+    ack: bytes = b""
+
+
+class Hl7Feed:
+    def __init__(
+        self, records: Records, ledger: FeedLedger, rrn_key: bytes, sealer: Sealer,
+        clock: Clock | None = None,
+    ) -> None:  # fmt: skip
+        self.records = records
+        self.ledger = ledger
+        self.rrn_key = rrn_key
+        self.sealer = sealer
+        self.clock: Clock = clock or SystemClock()
+
+    def handle(self, raw: bytes) -> bytes:
+        return self.handle_many([raw])[0]
+
+    def handle_many(self, raws: Sequence[bytes]) -> list[bytes]:
+        """One ACK per message, in order; every AA is durable when this returns."""
+        received = self.clock.now_us()
+        pending = [self._prepare(raw, received) for raw in raws]
+        ready = [p for p in pending if p.mapped is not None]
+        try:
+            self._commit(ready, received)
+        except KhealthError:
+            for p in ready:  # find the message at fault; the others commit alone
+                try:
+                    self._commit([p], received)
+                except KhealthError as error:
+                    p.error = _storage_error(p, error)
+        for p in pending:
+            if p.error is not None:
+                p.ack = build_ack(p.message, p.error.ack, p.error)
+                self._dead_letter(p, received)
+        return [p.ack for p in pending]
+
+    def replay(self, letter_id: int) -> tuple[bool, bytes]:
+        """Run a dead letter again; on success it is marked replayed, else its error is
+        updated (no second letter is made)."""
+        letter = self.ledger.dead_letter(letter_id)
+        if letter is None:
+            raise KeyError(letter_id)
+        received = self.clock.now_us()
+        p = self._prepare(self.sealer.open(letter.sealed), received)
+        if p.mapped is not None:
+            try:
+                self._commit([p], received)
+            except KhealthError as error:
+                p.error = _storage_error(p, error)
+        if p.error is None:
+            self.ledger.update_dead_letter(letter_id, "replayed", letter.error, received)
+            return True, p.ack
+        self.ledger.update_dead_letter(letter_id, "new", _describe(p.error), received)
+        return False, build_ack(p.message, p.error.ack, p.error)
+
+    # -- steps -----------------------------------------------------------------------
+    def _prepare(self, raw: bytes, received: int) -> _Pending:
+        try:
+            message = parse(raw)
+        except Hl7Error as error:
+            return _Pending(raw, None, error=error)
+        p = _Pending(raw, message)
+        try:
+            p.mapped = map_message(message, raw, self.rrn_key, received)
+        except Hl7Error as error:
+            p.error = error
+        except Exception:  # a mapping bug: refuse this message, keep the listener alive
+            p.error = Hl7Error("AE", "MSH", 1, 0, "207", "the message could not be mapped")
+        return p
+
+    def _commit(self, batch: list[_Pending], received: int) -> None:
+        if not batch:
+            return
+        with self.records.begin(feed_context(), "hl7v2") as rs:
+            applied: set[tuple[str, str]] = set()
+            for p in batch:
+                assert p.mapped is not None and p.message is not None
+                h = p.mapped.header
+                key = (h.facility, h.control_id)
+                if key not in applied and not self.ledger.seen(rs.s, *key):
+                    _apply(rs, p.mapped)
+                    self.ledger.record(rs.s, ProcessedMessage(
+                        h.facility, h.control_id, h.message_type, received, h.message_time,
+                        h.sha256))  # fmt: skip
+                    applied.add(key)
+                p.ack = build_ack(p.message, "AA")  # a repeat is acknowledged, not applied
+
+    def _dead_letter(self, p: _Pending, received: int) -> None:
+        assert p.error is not None
+        h = p.mapped.header if p.mapped else None
+        msh = p.message.msh if p.message else None
+        self.ledger.add_dead_letter(DeadLetter(
+            id=0, received=received,
+            facility=h.facility if h else (msh.get(4) or msh.get(3) if msh else "")[:64],
+            message_type=h.message_type if h else (f"{msh.get(9)}^{msh.get(9, 2)}" if msh else ""),
+            control_id=(p.message.control_id if p.message else "")[:64],
+            ack_code=p.error.ack, error=_describe(p.error), sealed=self.sealer.seal(p.raw),
+            updated=received,
+        ))  # fmt: skip
+
+
+def _apply(rs: RecordSession, mapped: Mapped) -> None:
+    """Write one message's entries; an A40 then links the two Patients."""
+    _, entries = parse_entries({"resourceType": "Bundle", "type": "transaction",
+                                "entry": mapped.entries})  # fmt: skip
+    runner = TransactionRunner(rs)
+    runner.run(entries)
+    if mapped.merge is not None:
+        _link_merged(rs, mapped.merge, runner.mapping[mapped.merge.survivor_url])
+
+
+def _link_merged(rs: RecordSession, merge: Merge, survivor_ref: str) -> None:
+    """A40: the old Patient stays, inactive, ``replaced-by`` the survivor, which gets a
+    ``replaces`` link.  An old record this platform never saw is created as such a stub, so
+    that a late message under the old number still finds the merge."""
+    old = rs._conditional("Patient", merge.old_identifier)
+    if old is None:
+        body: dict[str, Any] = {
+            "resourceType": "Patient",
+            "identifier": [merge.old_resource_identifier],
+        }
+        old_id = rs.create({**body, "active": False}).stored.id
+    else:
+        body = load_json(old.content)
+        body.pop("meta", None)
+        old_id = old.id
+    body.update(active=False, link=[{"other": {"reference": survivor_ref}, "type": "replaced-by"}])
+    rs.update("Patient", old_id, {**body, "id": old_id})
+    survivor_id = survivor_ref.split("/", 1)[1]
+    survivor = load_json(rs.read("Patient", survivor_id).content)
+    survivor.pop("meta", None)
+    links = [link for link in survivor.get("link", []) if link.get("type") != "replaces"]
+    links.append({"other": {"reference": f"Patient/{old_id}"}, "type": "replaces"})
+    rs.update("Patient", survivor_id, {**survivor, "link": links})
+
+
+def _split_location(location: str) -> tuple[str, int, int]:
+    parts = location.split("^")
+    return parts[0], int(parts[1]), int(parts[2]) if len(parts) > 2 else 0
+
+
+def _storage_error(p: _Pending, error: KhealthError) -> Hl7Error:
+    """The record service refused a resource: report it at the segment it came from, with
+    the FHIR path (never the value)."""
+    assert p.mapped is not None
+    source = "MSH^1"
+    paths: list[str] = []
+    for issue in error.issues:
+        found = _ENTRY.search(issue.diagnostics)
+        if found and int(found.group(1)) < len(p.mapped.sources):
+            source = p.mapped.sources[int(found.group(1))]
+        paths.extend(e.split(".resource.", 1)[-1] for e in issue.expression)
+    segment, sequence, _ = _split_location(source)
+    where = f" ({', '.join(paths[:3])})" if paths else ""
+    return Hl7Error("AE", segment, sequence, 0, "207",
+                    f"the {segment} segment did not map to a valid FHIR resource{where}")  # fmt: skip
+
+
+def _describe(error: Hl7Error) -> str:
+    return f"{error.location}: {error.text}"
