@@ -41,6 +41,9 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,
+        # The app logs each request by route template (web/app.py); uvicorn's access log would
+        # add full URLs, whose queries can hold search values or an event-stream ticket.
+        access_log=False,
         timeout_graceful_shutdown=20,
     )
 

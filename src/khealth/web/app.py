@@ -22,6 +22,7 @@ from khealth.web import (
     cds_api,
     cds_hooks,
     emergency_api,  # issue 6: /api/emergency
+    emergency_pages,  # issue 6: /ems, /er/{facility-id}
     errors,
     feeds_api,  # issue 4: /api/feeds (feed health, HL7 v2 dead letters)
     fhir_api,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     app.include_router(fhir_api.router)
     app.include_router(cds_api.router)
     app.include_router(emergency_api.router)
+    emergency_pages.install(app)
     app.include_router(cds_hooks.router)
     app.include_router(health_report.router)
     app.include_router(feeds_api.router)

@@ -8,7 +8,9 @@ the triage routes and these can change independently).
   ``emergency/status.py``); ``GET .../status``, ``GET .../status/history``.
 * ``POST /recommendations`` — triage + ranked facilities with explanations and warnings.
 * ``POST /notifications`` — the crew chooses a facility: Encounter + ServiceRequest are written.
-* ``GET /facilities/{id}/incoming``, ``GET /facilities/{id}/events`` (server-sent events).
+* ``GET /facilities/{id}/incoming``, ``GET /facilities/{id}/events`` (server-sent events; a
+  browser opens it with a ticket from ``POST /facilities/{id}/events/ticket``, see
+  :mod:`khealth.web.stream_tickets`).
 * ``POST /notifications/{id}/accept|decline|arrive|start|cancel``; a decline answers the next
   recommendation.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -41,6 +44,7 @@ from khealth.emergency.travel import Point
 from khealth.emergency.triage import assess
 from khealth.web.deps import access_context, services
 from khealth.web.emergency_triage_schema import AssessmentIn, triage_out
+from khealth.web.stream_tickets import TICKET_SECONDS, stream_caller, stream_tickets
 
 Caller = Annotated[AccessContext, Depends(access_context)]
 DIRECTORY_CONTEXT = AccessContext(
@@ -323,22 +327,37 @@ def cancel(notification_id: str, ctx: Caller, em: Services) -> dict[str, Any]:
 
 HEARTBEAT_SECONDS = 15.0
 POLL_SECONDS = 1.0
+STREAM_SECONDS = 600.0  # a stream then ends; the client resumes with Last-Event-ID or a new ticket
+
+
+async def events_ticket(facility_id: str, request: Request, ctx: Caller, em: Services) -> dict[str, Any]:  # fmt: skip
+    """A one-use ticket (60 s) that opens this facility's event stream for this caller: a
+    browser's EventSource cannot send the Authorization header, and the bearer token never goes
+    in a URL. The facility and role rule of the stream is checked now and again on opening."""
+    await run_in_threadpool(em.notifications.events, ctx, facility_id, 0, 1)  # 404 / 403 first
+    ticket = stream_tickets(request).issue(ctx, facility_id)
+    return {"ticket": ticket, "expires_in": TICKET_SECONDS,
+            "events_url": f"/api/emergency/facilities/{facility_id}/events?ticket={ticket}"}  # fmt: skip
 
 
 async def events(
-    facility_id: str, request: Request, ctx: Caller, em: Services,
+    facility_id: str, request: Request, ctx: Annotated[AccessContext, Depends(stream_caller)], em: Services,
     after: Annotated[int | None, Query(ge=0)] = None, follow: bool = True,
 ) -> StreamingResponse:  # fmt: skip
     """Server-sent events of the facility's pre-notifications (``notified``, ``accepted``,
     ``declined``, ``arrived``, ``in-progress``, ``cancelled``), each with its ``id`` = seq so a
     reconnecting EventSource resumes (``Last-Event-ID``). ``follow=false`` sends the backlog and
-    ends (for catching up and tests). No clinical content: the board reads ``/incoming``."""
+    ends (for catching up and tests). No clinical content: the board reads ``/incoming``.
+    Authorised by a bearer token or a ``ticket`` (browsers); a stream ends after
+    ``STREAM_SECONDS`` so that access stops soon after the credential does."""
     start_after = after if after is not None else int(request.headers.get("last-event-id") or 0)
     await run_in_threadpool(em.notifications.events, ctx, facility_id, 0, 1)  # 404 / 403 first
 
+    deadline = time.monotonic() + STREAM_SECONDS
+
     async def stream() -> AsyncIterator[bytes]:
         last, idle = start_after, 0.0
-        while True:
+        while time.monotonic() < deadline:
             batch = await run_in_threadpool(em.notifications.events, ctx, facility_id, last)
             for event in batch:
                 last = event.seq
@@ -377,6 +396,8 @@ def install(router: APIRouter) -> None:
     add("/facilities/{facility_id}/incoming", incoming, methods=["GET"], responses=errors, summary="Incoming patients")  # fmt: skip
     add("/facilities/{facility_id}/events", events, methods=["GET"], responses=errors, summary="Pre-notification events (SSE)",
         response_class=StreamingResponse)  # fmt: skip
+    add("/facilities/{facility_id}/events/ticket", events_ticket, methods=["POST"], responses=errors,
+        summary="A 60-second, one-use ticket that opens the event stream (for EventSource)")  # fmt: skip
     for name, handler in (("accept", accept), ("decline", decline), ("arrive", arrive), ("start", start), ("cancel", cancel)):  # fmt: skip
         add(f"/notifications/{{notification_id}}/{name}", handler, methods=["POST"],
             responses={**errors, **conflict}, summary=f"{name.capitalize()} a pre-notification")  # fmt: skip
