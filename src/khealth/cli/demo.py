@@ -68,6 +68,26 @@ def _first_patient(records: object) -> str | None:
     return matches[0].id if matches else None
 
 
+EMS_SCOPES = ("user/Patient.crs user/Encounter.crus user/ServiceRequest.crus "
+              "user/Organization.rs user/Location.rs user/HealthcareService.rs")  # fmt: skip
+ER_SCOPES = "user/Patient.rs user/Encounter.rus user/ServiceRequest.rus"
+
+
+def _emergency_facility(records: object) -> tuple[str, str] | None:
+    """(id, name) of the city's first regional emergency centre (else any ER), for the ER
+    board's demo token."""
+    from khealth.access.context import AccessContext, Role
+    from khealth.access.scopes import parse_scopes
+    from khealth.emergency.facilities import record_loader
+    from khealth.records.service import Records
+
+    assert isinstance(records, Records)
+    ctx = AccessContext("khealth-demo", Role.SERVICE, parse_scopes(
+        "system/HealthcareService.rs system/Organization.rs system/Location.rs"))  # fmt: skip
+    found = sorted(record_loader(records, ctx)(), key=lambda f: (f.tier != "regional-emergency-center", f.id))  # fmt: skip
+    return (found[0].id, found[0].name) if found else None
+
+
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -88,6 +108,7 @@ def demo(
     if _patient_count(records) == 0:
         _load_city(records, settings.data_dir, citizens or settings.demo_citizens)
     patient = _first_patient(records)
+    emergency = _emergency_facility(records)
     store.close()
     tokens = TokenService(load_or_create_key(settings.data_dir), settings.token_issuer)
     base = f"http://{host}:{port}"
@@ -104,6 +125,14 @@ def demo(
         citizen = tokens.issue("patient/*.rs", subject="demo-citizen", role=Role.CITIZEN,
                                patient=patient, ttl=43200)  # fmt: skip
         typer.echo(f"  citizen (Patient/{patient} only):  {citizen}\n")
+    ems = tokens.issue(EMS_SCOPES, subject="demo-crew", role=Role.EMS, ttl=43200)
+    typer.echo(f"  EMS crew (console {base}/ems):  {ems}\n")
+    if emergency:
+        clinician = tokens.issue(ER_SCOPES, subject="demo-er-clinician", role=Role.CLINICIAN,
+                                 facility=emergency[0], ttl=43200)  # fmt: skip
+        typer.echo(
+            f"  ER clinician, {emergency[1]} (board {base}/er/{emergency[0]}):  {clinician}\n"
+        )
     typer.echo(f"  try: curl -H 'Authorization: Bearer <token>' '{base}/fhir/Patient?_count=5'\n")
     if serve:
         from khealth.cli.server import serve as serve_command
