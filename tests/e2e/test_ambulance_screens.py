@@ -2,6 +2,7 @@
 ranked hospitals on the map; the first ER sees the patient arrive live on its board (server-sent
 events opened with a stream ticket) and declines with a reason; the crew sees the decline and the
 next recommendation within seconds, chooses it, and the second ER accepts and updates its status.
+One test on purpose: the server and browser start once (xdist would start them per worker).
 Screenshots at phone (390×844) and tablet (1180×820) sizes go to the test's tmp_path."""
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def board(browser: Any, watch: Watch, server: Server, facility_id: str, viewport
     return page
 
 
+def refuses_a_bad_token(browser: Any, server: Server, facility_id: str) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{server.base}/er/{facility_id}?lang=en")
+    expect(page.locator("#app")).to_be_hidden()
+    page.fill("#token", "not-a-token")
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#signin-error")).to_contain_text("invalid or has expired")
+    context.close()
+
+
 def test_the_crew_is_rerouted_live_when_the_first_er_declines(
     browser: Any, server: Server, tmp_path: Path
 ) -> None:
@@ -87,6 +99,7 @@ def test_the_crew_is_rerouted_live_when_the_first_er_declines(
     crew.screenshot(path=tmp_path / "ems-tablet-ranked.png")
     first = first_ranked(crew)
 
+    refuses_a_bad_token(browser, server, first)
     er1_token = server.er_token(first)
     er1 = board(browser, watch, server, first, PHONE)
     expect(er1.locator("#no-incoming")).to_be_visible()
@@ -147,16 +160,3 @@ def test_the_crew_is_rerouted_live_when_the_first_er_declines(
     assert [e for e in watch.errors if "Failed to load resource" not in e] == []  # e.g. CSP
     log = server.log.read_text()
     assert crew_token not in log and er1_token not in log and "ticket=" not in log
-
-
-def test_the_board_asks_for_a_token_and_refuses_a_bad_one(browser: Any, server: Server) -> None:
-    facility_id = "org-99010000"
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    page.goto(f"{server.base}/er/{facility_id}?lang=en")
-    expect(page.locator("#signin")).to_be_visible()
-    expect(page.locator("#app")).to_be_hidden()
-    page.fill("#token", "not-a-token")
-    page.click("#signin-form button[type=submit]")
-    expect(page.locator("#signin-error")).to_contain_text("invalid or has expired")
-    context.close()
