@@ -266,3 +266,58 @@ hl7_dead_letter = Table(
     Index("ix_hl7_dead_letter_received", "received"),
     Index("ix_hl7_dead_letter_facility_received", "facility", "received"),
 )
+
+# -- imaging (issue 4): the DICOM index of DICOMweb ---------------------------------------
+# Derived, rebuildable from the object store: the attributes QIDO-RS matches and returns,
+# where each instance's file is (its SHA-256 in the object store), and the ImagingStudy and
+# Patient each study is filed under (the clinical record is the ImagingStudy).
+UID = String(64)  # DICOM UI values are at most 64 characters
+
+#: One row per study.
+dicom_study = Table(
+    "dicom_study",
+    metadata,
+    Column("study_uid", UID, primary_key=True),
+    Column("patient_id", ID, nullable=False),
+    Column("imaging_study_id", ID, nullable=False),
+    Column("study_date", String(8), nullable=False),
+    Column("accession_number", String(64), nullable=False),
+    Column("dicom_patient_id", String(64), nullable=False),
+    Column("attrs", LargeBinary, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_dicom_study_patient", "patient_id", "study_date"),
+    Index("ix_dicom_study_dicom_patient", "dicom_patient_id"),
+    Index("ix_dicom_study_date", "study_date"),
+    Index("ix_dicom_study_accession", "accession_number"),
+)
+
+#: One row per series.
+dicom_series = Table(
+    "dicom_series",
+    metadata,
+    Column("series_uid", UID, primary_key=True),
+    Column("study_uid", UID, nullable=False),
+    Column("modality", String(16), nullable=False),
+    Column("series_number", Integer),
+    Column("attrs", LargeBinary, nullable=False),
+    Index("ix_dicom_series_study", "study_uid"),
+    Index("ix_dicom_series_modality", "modality", "study_uid"),
+)
+
+#: One row per SOP instance, naming its file in the object store.
+dicom_instance = Table(
+    "dicom_instance",
+    metadata,
+    Column("sop_uid", UID, primary_key=True),
+    Column("study_uid", UID, nullable=False),
+    Column("series_uid", UID, nullable=False),
+    Column("sop_class_uid", UID, nullable=False),
+    Column("instance_number", Integer),
+    Column("transfer_syntax", UID, nullable=False),
+    Column("frames", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("attrs", LargeBinary, nullable=False),
+    Column("stored", BigInteger, nullable=False),
+    Index("ix_dicom_instance_study", "study_uid", "series_uid", "instance_number"),
+)

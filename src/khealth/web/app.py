@@ -21,6 +21,7 @@ from khealth.web import (
     bulk_api,
     cds_api,
     cds_hooks,
+    dicomweb,  # issue 4: /dicomweb (STOW-RS, QIDO-RS, WADO-RS)
     emergency_api,  # issue 6: /api/emergency
     emergency_pages,  # issue 6: /ems, /er/{facility-id}
     errors,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     emergency_pages.install(app)
     app.include_router(cds_hooks.router)
     app.include_router(health_report.router)
+    app.include_router(dicomweb.router)
     app.include_router(feeds_api.router)
     return app
 
