@@ -8,6 +8,7 @@ from khealth.cli import (
     feeds,  # noqa: F401
     emergency,  # noqa: F401
     importer,  # noqa: F401
+    mpi,  # noqa: F401
     server,  # noqa: F401
     synth,  # noqa: F401
 )

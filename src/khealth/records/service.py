@@ -45,6 +45,7 @@ from khealth.records.ports import (
     StoreSession,
     Write,
 )
+from khealth.records.identifiers import protect_identifiers
 from khealth.records.references import local_references
 
 #: an escaped U+0000 in serialised JSON (not an escaped backslash followed by "u0000"):
@@ -469,7 +470,7 @@ class RecordSession:
         self, resource_type: str, id: str, resource: Any, expected: int | None, method: str = "PUT"
     ) -> tuple[StoredVersion, Any, frozenset[str]]:
         """Validate, stamp meta, serialise and index one version (no I/O)."""
-        body = dict(resource)
+        body = dict(protect_identifiers(resource_type, resource))  # no plain RRN past here
         body["id"] = id
         check_resource(body)
         version = (expected or 0) + 1
@@ -522,7 +523,8 @@ def _strip_meta(resource: dict[str, Any]) -> dict[str, Any]:
 def _same_content(current: StoredVersion, resource: dict[str, Any]) -> bool:
     """An update that changes nothing keeps the version (HAPI's no-op detection), which
     also makes re-running an import harmless."""
-    return _strip_meta(load_json(current.content)) == _strip_meta(resource)
+    protected = protect_identifiers(current.resource_type, resource)
+    return _strip_meta(load_json(current.content)) == _strip_meta(protected)
 
 
 def _query_pairs(criteria: str) -> list[tuple[str, str]]:

@@ -28,6 +28,7 @@ from khealth.web import (
     feeds_api,  # issue 4: /api/feeds (feed health, HL7 v2 dead letters)
     fhir_api,
     health_report,
+    mpi_api,  # issue 4: /fhir/Patient/$match, /api/mpi
     ops,
     pages,
 )
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     app.include_router(ops.router)
     app.include_router(ops.fhir_meta)
     pages.install(app)
+    app.include_router(mpi_api.router)  # before fhir_api: "$match" is no id
     app.include_router(bulk_api.router)  # before fhir_api: "$export" is no type or id
     app.include_router(fhir_api.router)
     app.include_router(cds_api.router)

@@ -1,0 +1,122 @@
+"""``khealth mpi link|merge|unmerge|move|stats|evaluate``: the master patient index."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from khealth.cli.main import app
+
+if TYPE_CHECKING:
+    from khealth.access.context import AccessContext
+    from khealth.identity.service import PatientIndex
+    from khealth.records.ports import ResourceStore
+
+mpi_app = typer.Typer(no_args_is_help=True, help="master patient index: one Person per citizen")
+app.add_typer(mpi_app, name="mpi")
+Database = Annotated[str | None, typer.Option(help="database URL (KHEALTH_DATABASE_URL)")]
+
+
+def _index(database: str | None) -> tuple[PatientIndex, ResourceStore]:
+    from khealth.core.config import get_settings
+    from khealth.identity.service import PatientIndex
+    from khealth.records.service import Records
+    from khealth.store.factory import open_store
+
+    store = open_store(database or get_settings().resolved_database_url(), migrate=True)
+    return PatientIndex(Records(store)), store
+
+
+def _context() -> AccessContext:
+    from khealth.identity.service import SERVICE_CONTEXT
+
+    return SERVICE_CONTEXT
+
+
+@mpi_app.command("link")
+def link(
+    full: Annotated[bool, typer.Option(help="recompute every Person's links")] = False,
+    database: Database = None,
+) -> None:
+    """Link facility Patients to Persons (only the unlinked ones unless --full)."""
+    index, store = _index(database)
+    try:
+        summary = index.link(_context(), full=full)
+    finally:
+        store.close()
+    typer.echo(json.dumps({**summary.stats, "persons_written": summary.persons_written}))
+
+
+@mpi_app.command("merge")
+def merge(survivor: str, merged: str, database: Database = None) -> None:
+    """Merge Person MERGED into Person SURVIVOR; prints the merge id for unmerge."""
+    index, store = _index(database)
+    try:
+        typer.echo(index.merge(_context(), survivor, merged))
+    finally:
+        store.close()
+
+
+@mpi_app.command("move")
+def move(patient: str, person: str, database: Database = None) -> None:
+    """Move one Patient's link to another Person; prints the merge id for unmerge."""
+    index, store = _index(database)
+    try:
+        typer.echo(index.move(_context(), patient, person))
+    finally:
+        store.close()
+
+
+@mpi_app.command("unmerge")
+def unmerge(merge_id: str, database: Database = None) -> None:
+    """Restore every Person a merge (or move) touched to its content before it."""
+    index, store = _index(database)
+    try:
+        index.unmerge(_context(), merge_id)
+    finally:
+        store.close()
+
+
+@mpi_app.command("stats")
+def stats(database: Database = None) -> None:
+    index, store = _index(database)
+    try:
+        typer.echo(json.dumps(index.stats(_context()), indent=2))
+    finally:
+        store.close()
+
+
+@mpi_app.command("evaluate")
+def evaluate(
+    city: Annotated[Path, typer.Option(help="a city written by 'khealth synth'")],
+    database: Database = None,
+    full: Annotated[bool, typer.Option(help="link with --full first")] = True,
+) -> None:
+    """Link, then score the Persons against the city's ground-truth.csv (pairwise
+    precision and recall); the city's Patients must have been imported."""
+    from khealth.identity.evaluate import pairwise, read_ground_truth
+    from khealth.identity.persons import patient_links
+
+    index, store = _index(database)
+    try:
+        started = time.perf_counter()
+        summary = index.link(_context(), full=full)
+        elapsed = time.perf_counter() - started
+        persons = index.persons(_context())
+    finally:
+        store.close()
+    predicted = {p: pid for pid, body in persons.items() if body.get("active", True) for p in patient_links(body)}  # fmt: skip
+    score = pairwise(predicted, read_ground_truth(city / "ground-truth.csv"))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    typer.echo(json.dumps({
+        "records": score.records, "true_pairs": score.true_pairs,
+        "predicted_pairs": score.predicted_pairs, "correct_pairs": score.correct_pairs,
+        "precision": round(score.precision, 6), "recall": round(score.recall, 6),
+        "link_seconds": round(elapsed, 2), "linkage_seconds": summary.stats.get("seconds"),
+        "peak_rss_mb": round(peak_mb), "review_pending": summary.stats.get("review"),
+    }, indent=2))  # fmt: skip

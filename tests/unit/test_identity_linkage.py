@@ -1,0 +1,106 @@
+"""Fellegi–Sunter linkage, blocking, clustering guards and pairwise evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from khealth.identity.blocking import block_key, pairs_within
+from khealth.identity.cluster import Clusters
+from khealth.identity.compare import compare
+from khealth.identity.evaluate import pairwise
+from khealth.identity.linkage import LinkOptions, link_records
+from khealth.identity.model import PatientRecord
+from khealth.identity.table import RecordTable
+
+pytestmark = pytest.mark.unit
+
+
+def rec(
+    pid: str,
+    token: str | None = None,
+    name: str = "김민준",
+    birth: str = "1980-03-04",
+    phone: str | None = "01001234567",
+    district: str = "북구",
+    road: str = "용봉로",
+    sex: str = "male",
+) -> PatientRecord:
+    return PatientRecord(pid, token, name, name[0], birth, sex, phone, district, road)
+
+
+def test_pairs_within_a_block_are_every_pair_once() -> None:
+    a, b = pairs_within(np.array([5, 7, 5, -1, 5, 7]))
+    assert sorted(zip(a.tolist(), b.tolist())) == [(0, 2), (0, 4), (1, 5), (2, 4)]
+
+
+def test_unknown_values_never_block_together() -> None:
+    key = block_key((np.array([1, -1, -1]), np.array([2, 2, 2])))
+    assert key.tolist()[1:] == [-1, -1]
+
+
+def test_birth_dates_with_day_and_month_swapped_compare_as_swapped() -> None:
+    t = RecordTable(
+        [
+            rec("a", birth="1980-03-04"),
+            rec("b", birth="1980-04-03"),
+            rec("c", birth="1990-03-04"),
+            rec("d", birth="1980-03-05"),
+        ]
+    )
+    levels = compare(t, np.array([0, 0, 0]), np.array([1, 2, 3]))
+    assert levels[:, 1].tolist() == [2, 1, 1]  # swapped, year slip, a day apart
+
+
+def test_the_same_token_is_the_same_person_whatever_the_demographics() -> None:
+    result = link_records(
+        [rec("a", "t1", name="김민준"), rec("b", "t1", name="이서연", birth="2001-01-01")],
+        LinkOptions(),
+    )
+    assert result.clusters == [["a", "b"]]
+    assert result.assurance == {"a": "level4", "b": "level4"}
+
+
+def test_a_record_without_a_token_joins_the_person_it_matches() -> None:
+    people = [
+        rec(
+            f"p{i}",
+            f"t{i}",
+            name=n,
+            birth=f"19{50 + i}-0{1 + i % 9}-1{i % 9}",
+            phone=f"0100000{i:04d}",
+        )
+        for i, n in enumerate(
+            ["김민준", "이서연", "박지훈", "최수아", "정도윤", "강하은", "조서준", "윤지우"]
+        )
+    ]
+    copies = [
+        rec(f"q{i}", f"t{i}", name=p.name or "", birth=p.birth_date or "", phone=p.phone)
+        for i, p in enumerate(people)
+    ]
+    stranger = rec("x", None, name="박지훈", birth="1952-03-12", phone="01000000002")  # as p2
+    result = link_records([*people, *copies, stranger], LinkOptions())
+    cluster = next(c for c in result.clusters if "x" in c)
+    assert sorted(cluster) == ["p2", "q2", "x"]
+    assert result.assurance["x"] == "level3"
+
+
+def test_two_tokens_are_never_joined_through_a_record_without_one() -> None:
+    clusters = Clusters(np.array([0, 1, -1]))
+    assert clusters.join(2, 0)
+    assert not clusters.join(2, 1)
+    labels = clusters.labels()
+    assert labels[0] == labels[2] != labels[1]
+
+
+def test_a_cluster_does_not_grow_past_the_chaining_guard() -> None:
+    clusters = Clusters(np.full(4, -1), max_size=3)
+    assert clusters.join(0, 1) and clusters.join(1, 2)
+    assert not clusters.join(2, 3)
+
+
+def test_pairwise_precision_and_recall_count_pairs() -> None:
+    truth = {"a": "1", "b": "1", "c": "1", "d": "2"}
+    score = pairwise({"a": "P", "b": "P", "c": "Q", "d": "Q"}, truth)
+    assert (score.true_pairs, score.predicted_pairs, score.correct_pairs) == (3, 2, 1)
+    assert score.precision == 0.5 and score.recall == pytest.approx(1 / 3)
