@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from khealth.cli import (
     cds,  # noqa: F401
+    checkups,  # noqa: F401
     demo,  # noqa: F401
     feeds,  # noqa: F401
     emergency,  # noqa: F401
