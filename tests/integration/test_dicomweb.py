@@ -368,6 +368,13 @@ def test_a_patient_token_sees_only_its_own_studies(api: Api) -> None:
     assert series.status_code == 403
 
 
+def test_a_clinician_of_another_facility_without_consent_sees_nothing(api: Api) -> None:
+    stow(api, [CT])
+    elsewhere = {**READER, "subject": "dave", "facility": "org-b"}
+    assert qido(api, claims=elsewhere) == []
+    assert api.client.get(instance_url(CT), headers=auth(api, elsewhere)).status_code == 403
+
+
 def test_a_patient_token_cannot_file_a_study_on_another_patient(api: Api) -> None:
     own = {"scope": "patient/ImagingStudy.crs", "subject": "citizen-ct", "role": "citizen", "patient": "p-ct", "facility": FACILITY}  # fmt: skip
     response = stow(api, [MR], claims=own)
