@@ -24,6 +24,13 @@ from khealth.records.clock import format_instant
 _GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
 
 
+def facility_key(message: Message) -> str:
+    """The sending facility as the ledger keys it: MSH-4's universal id, else its namespace,
+    else MSH-3 (some senders name only the application)."""
+    msh = message.msh
+    return (msh.get(4, 2) or msh.get(4, 1) or msh.get(3, 1))[:64]
+
+
 def header(message: Message, raw: bytes) -> Header:
     msh = message.msh
     namespace, universal, kind = msh.get(4, 1), msh.get(4, 2), msh.get(4, 3)

@@ -22,7 +22,7 @@ from khealth.access.scopes import parse_scopes
 from khealth.core.errors import KhealthError
 from khealth.ingest.hl7v2.ack import build_ack
 from khealth.ingest.hl7v2.errors import Hl7Error
-from khealth.ingest.hl7v2.mapping import map_message
+from khealth.ingest.hl7v2.mapping import facility_key, map_message
 from khealth.ingest.hl7v2.message import Message, parse
 from khealth.ingest.hl7v2.model import DeadLetter, Mapped, Merge, ProcessedMessage
 from khealth.ingest.hl7v2.ports import FeedLedger
@@ -138,13 +138,11 @@ class Hl7Feed:
 
     def _dead_letter(self, p: _Pending, received: int) -> None:
         assert p.error is not None
-        h = p.mapped.header if p.mapped else None
-        msh = p.message.msh if p.message else None
+        message = p.message
+        kind = "^".join(message.message_type[:2]).strip("^") if message else ""
         self.ledger.add_dead_letter(DeadLetter(
-            id=0, received=received,
-            facility=h.facility if h else (msh.get(4) or msh.get(3) if msh else "")[:64],
-            message_type=h.message_type if h else (f"{msh.get(9)}^{msh.get(9, 2)}" if msh else ""),
-            control_id=(p.message.control_id if p.message else "")[:64],
+            id=0, received=received, facility=facility_key(message) if message else "",
+            message_type=kind[:16], control_id=(message.control_id if message else "")[:64],
             ack_code=p.error.ack, error=_describe(p.error), sealed=self.sealer.seal(p.raw),
             updated=received,
         ))  # fmt: skip
