@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from khealth.core.errors import Issue, Unauthorized
 
 ALGORITHM = "ES256"
 KEY_FILE = "token-signing-key.json"
+
+#: (jti, grant id) -> revoked?  Installed by the authorisation server (khealth.auth), which
+#: keeps the revocation list and the grants; every verified request asks it once.
+RevocationCheck = Callable[[str | None, str | None], bool]
 
 
 def load_or_create_key(data_dir: Path) -> ECKey:
@@ -40,6 +45,11 @@ class TokenService:
     def __init__(self, key: ECKey, issuer: str) -> None:
         self.key = key
         self.issuer = issuer
+        self.revoked: RevocationCheck | None = None
+
+    def use_revocation(self, check: RevocationCheck) -> None:
+        """Refuse tokens revoked at the authorisation server (the one place it is checked)."""
+        self.revoked = check
 
     def issue(
         self,
@@ -51,7 +61,10 @@ class TokenService:
         ttl: int = 3600,
         purpose: PurposeOfUse = PurposeOfUse.TREATMENT,
         facility: str | None = None,
+        extra_claims: Mapping[str, Any] | None = None,
     ) -> str:
+        """``extra_claims`` (the authorisation server's ``client_id``, ``fhirUser``,
+        ``grant``, its own ``jti``) are added last."""
         parse_scopes(scope)  # refuse to sign a malformed scope
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -62,6 +75,7 @@ class TokenService:
             claims["patient"] = patient
         if facility:
             claims["facility"] = facility
+        claims.update(extra_claims or {})
         return jwt.encode({"alg": ALGORITHM, "kid": self.key.kid}, claims, self.key)
 
     def verify(self, token: str) -> AccessContext:
@@ -80,6 +94,8 @@ class TokenService:
             purpose = PurposeOfUse(claims.get("pou", "TREAT"))
         except ValueError:
             raise _unauthorized("the bearer token has an unknown role") from None
+        if self.revoked is not None and self.revoked(_text(claims, "jti"), _text(claims, "grant")):
+            raise _unauthorized("the bearer token has been revoked")
         return AccessContext(
             subject=str(claims.get("sub", "")),
             role=role,
@@ -87,8 +103,14 @@ class TokenService:
             patient=claims.get("patient"),
             purpose=purpose,
             facility=claims.get("facility"),
+            client_id=_text(claims, "client_id"),
             token_id=claims.get("jti"),
         )
+
+
+def _text(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _unauthorized(message: str) -> Unauthorized:

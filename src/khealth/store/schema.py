@@ -321,3 +321,131 @@ dicom_instance = Table(
     Column("stored", BigInteger, nullable=False),
     Index("ix_dicom_instance_study", "study_uid", "series_uid", "instance_number"),
 )
+
+# -- authorisation server and sign-in (issue 5 parts 1-2; khealth.auth, docs/auth.md) ------
+# Not clinical record.  Secrets (codes, refresh tokens, session ids) are stored as SHA-256
+# hashes; a citizen's CI only as a keyed hash; timestamps are seconds since the epoch.
+auth_client = Table(
+    "auth_client",
+    metadata,
+    Column("client_id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("redirect_uris", Text, nullable=False),  # JSON array
+    Column("scope", Text, nullable=False),
+    Column("jwks", Text),
+    Column("role", String(32), nullable=False),
+    Column("facility", ID),
+    Column("created", BigInteger, nullable=False),
+)
+
+auth_grant = Table(
+    "auth_grant",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("client_id", ID, nullable=False),
+    Column("subject", ID, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("patient", ID),
+    Column("facility", ID),
+    Column("created", BigInteger, nullable=False),
+    Column("revoked", BigInteger),
+    Index("ix_auth_grant_subject", "subject", "client_id"),
+)
+
+auth_code = Table(
+    "auth_code",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("grant_id", ID, nullable=False),
+    Column("client_id", ID, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("code_challenge", String(64), nullable=False),
+    Column("nonce", String(256)),
+    Column("expires", BigInteger, nullable=False),
+    Column("used", Boolean, nullable=False),
+)
+
+auth_refresh_token = Table(
+    "auth_refresh_token",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("grant_id", ID, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("used", BigInteger),
+    Index("ix_auth_refresh_token_grant", "grant_id"),
+)
+
+#: Access tokens revoked one by one (RFC 7009), kept until they would have expired; and
+#: client-assertion jti values seen (replay), kept likewise.  ``kind`` tells them apart.
+auth_seen_jti = Table(
+    "auth_seen_jti",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("jti", String(200), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+)
+
+auth_account = Table(
+    "auth_account",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("username", String(64), unique=True),
+    Column("password_hash", String(200)),
+    Column("totp_secret", String(64)),
+    Column("totp_confirmed", Boolean, nullable=False),
+    Column("totp_last_step", BigInteger, nullable=False),
+    Column("facility", ID),
+    Column("ci_hash", String(64), unique=True),
+    Column("fhir_user", String(200)),
+    Column("created", BigInteger, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+)
+
+#: Whom an account may act for: its own Patient records (self) and dependants (guardian).
+auth_patient_link = Table(
+    "auth_patient_link",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("patient_id", ID, primary_key=True),
+    Column("relationship", String(16), nullable=False),
+)
+
+auth_session = Table(
+    "auth_session",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("account_id", ID),
+    Column("stage", String(16), nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+)
+
+auth_verification = Table(
+    "auth_verification",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON; deleted on use
+)
+
+#: The development SMS outbox of the identity verification stand-in (KHEALTH_DEV_MODE only).
+auth_sms_outbox = Table(
+    "auth_sms_outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("created", BigInteger, nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+)
