@@ -66,6 +66,18 @@ def _resource(resource_type: str) -> dict[str, Any]:
     return entry
 
 
+def _oauth_uris(base: str) -> dict[str, Any]:
+    """SMART's oauth-uris extension: where clients that discover through the
+    CapabilityStatement (as ``fhirclient`` does) find the authorisation server."""
+    root = base.removesuffix("/fhir")
+    names = {"authorize": "authorize", "token": "token", "register": "register",
+             "revoke": "revoke", "introspect": "introspect"}  # fmt: skip
+    return {
+        "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+        "extension": [{"url": k, "valueUri": f"{root}/auth/{v}"} for k, v in names.items()],
+    }
+
+
 @functools.cache
 def capability_statement(base: str) -> dict[str, Any]:
     return {
@@ -82,9 +94,10 @@ def capability_statement(base: str) -> dict[str, Any]:
             {
                 "mode": "server",
                 "security": {
+                    "extension": [_oauth_uris(base)],
                     "cors": False,
                     "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "SMART-on-FHIR"}]}],
-                    "description": "Bearer tokens (JWT) with SMART v2 scopes; see /fhir/.well-known/smart-configuration",
+                    "description": "OAuth 2.0 / SMART App Launch 2.x at /auth; bearer tokens (JWT) with SMART v2 scopes; see /fhir/.well-known/smart-configuration",
                 },
                 "resource": [_resource(t) for t in SUPPORTED_TYPES],
                 "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
@@ -102,19 +115,28 @@ def capability_statement(base: str) -> dict[str, Any]:
 
 
 def smart_configuration(base: str) -> dict[str, Any]:
-    """SMART discovery. Until the authorisation server lands, tokens come from
-    ``khealth token issue``; the endpoints below are where it will live."""
+    """SMART App Launch 2.x discovery (``/fhir/.well-known/smart-configuration``): the
+    authorisation server at ``/auth`` (khealth.auth; docs/auth.md)."""
     root = base.removesuffix("/fhir")
     return {
         "issuer": root,
+        "jwks_uri": f"{root}/auth/jwks",
         "authorization_endpoint": f"{root}/auth/authorize",
         "token_endpoint": f"{root}/auth/token",
-        "grant_types_supported": ["authorization_code", "client_credentials"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "introspection_endpoint": f"{root}/auth/introspect",
+        "revocation_endpoint": f"{root}/auth/revoke",
+        "registration_endpoint": f"{root}/auth/register",
+        "management_endpoint": f"{root}/api/citizen/apps",
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384"],
         "scopes_supported": ["openid", "fhirUser", "launch/patient", "offline_access",
-                             "patient/*.rs", "user/*.rs", "system/*.cruds"],
+                             "online_access", "patient/*.rs", "user/*.rs", "user/*.cruds",
+                             "system/*.rs", "system/*.cruds"],
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": ["launch-standalone", "client-public", "client-confidential-asymmetric",
-                         "context-standalone-patient", "permission-v2", "permission-patient"],
+                         "context-standalone-patient", "context-banner", "sso-openid-connect",
+                         "permission-offline", "permission-online", "permission-patient",
+                         "permission-user", "permission-v1", "permission-v2"],
     }  # fmt: skip
