@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from khealth.cli import (
+    auth,  # noqa: F401
     cds,  # noqa: F401
     checkups,  # noqa: F401
     demo,  # noqa: F401

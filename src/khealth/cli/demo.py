@@ -3,6 +3,7 @@ Gwangju into the embedded database, then serve it and say where to go."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -88,6 +89,37 @@ def _emergency_facility(records: object) -> tuple[str, str] | None:
     return (found[0].id, found[0].name) if found else None
 
 
+DEMO_PASSWORD = "khealth-demo-only"  # noqa: S105  (printed on purpose: a local demo)
+DEMO_CLIENT = "demo-smart-app"
+
+
+def _demo_sign_ins(base: str, er_facility: str | None) -> None:
+    """Demo staff accounts and a demo SMART app (created once), and how to sign in."""
+    from khealth.access.context import Role
+    from khealth.auth.clients import register_client
+    from khealth.auth.model import ClientKind
+    from khealth.cli.auth import open_auth
+
+    auth = open_auth()
+    staff = [("carol", Role.CLINICIAN, er_facility or "demo-facility"), ("dan", Role.EMS, None),
+             ("olivia", Role.OPERATOR, None), ("audrey", Role.AUDITOR, None)]  # fmt: skip
+    for username, role, facility in staff:
+        if auth.store.account_by_username(username) is None:
+            auth.accounts.add_staff(username, DEMO_PASSWORD, role, facility)
+    if auth.store.get_client(DEMO_CLIENT) is None:
+        register_client(auth.store, "khealth 데모 앱", ClientKind.PUBLIC,
+                        ["http://127.0.0.1:9000/callback"], client_id=DEMO_CLIENT)  # fmt: skip
+    typer.echo(
+        f"Sign-in pages ({base}/auth/login):\n"
+        f"  staff: carol (clinician), dan (EMS), olivia (operator), audrey (auditor); password "
+        f"'{DEMO_PASSWORD}'; the first sign-in enrols a TOTP authenticator\n"
+        f"  citizens: any row of var/demo-city/citizens.csv (name, birth date, mobile); the "
+        f"one-time code appears at {base}/auth/dev/sms-outbox (a stand-in, no real SMS)\n"
+        f"  SMART app: client_id {DEMO_CLIENT}, redirect http://127.0.0.1:9000/callback, discovery "
+        f"{base}/fhir/.well-known/smart-configuration\n"
+    )
+
+
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -102,6 +134,7 @@ def demo(
     from khealth.records.service import Records
     from khealth.store.factory import open_store
 
+    os.environ.setdefault("KHEALTH_DEV_MODE", "1")  # the identity stand-in's SMS outbox page
     settings = get_settings()
     store = open_store(settings.resolved_database_url(), migrate=True)
     records = Records(store)
@@ -134,6 +167,7 @@ def demo(
             f"  ER clinician, {emergency[1]} (board {base}/er/{emergency[0]}):  {clinician}\n"
         )
     typer.echo(f"  try: curl -H 'Authorization: Bearer <token>' '{base}/fhir/Patient?_count=5'\n")
+    _demo_sign_ins(base, emergency[0] if emergency else None)
     if serve:
         from khealth.cli.server import serve as serve_command
 
