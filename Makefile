@@ -56,12 +56,14 @@ test-fast: install ## unit tests only
 test-browser: install browser ## browser tests only (Playwright in Debian's chromium)
 	$(BIN)/pytest -p no:cacheprovider -m e2e tests/e2e
 
-check: install ## ruff (format, lint), mypy --strict, import-linter, lock check
+check: install ## ruff (format, lint), mypy --strict, import-linter, lock check, bandit, pip-audit
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/uv lock --check
+	$(BIN)/bandit -q -r src -ll  # medium and high severity; docs/security.md
+	scripts/pip-audit.sh $(BIN)  # skips with the reason printed when offline
 
 bench: install ## benchmarks (large; see docs/benchmarks.md)
 	$(BIN)/python -m bench.run
