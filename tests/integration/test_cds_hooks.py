@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from tests.cds_city import SyntheticCitizen, citizens, load
+from tests.consent_support import consent, share_for_treatment
 from tests.support import Api, FrozenClock, system_context
 
 from khealth.records.service import Records
@@ -34,6 +35,9 @@ def api(tmp_path: Path, sqlite_template: Path) -> Iterator[Api]:
     records: Records = client.app.state.services.records
     records.clock = FrozenClock()
     load(records, citizens()[CITIZEN_ID], citizens()["c0000001"])
+    # carol's facility "fa" holds none of these records: the citizens share for treatment
+    share_for_treatment(records, [*citizens()[CITIZEN_ID].patient_ids,
+                                  *citizens()["c0000001"].patient_ids])  # fmt: skip
     with client.client:
         yield client
     store.close()
@@ -152,6 +156,7 @@ def test_order_select_checks_metformin_against_a_low_egfr(api: Api) -> None:
                 "birthDate": "1950-01-01",
             },
         )
+        rs.create(consent("kidney"))  # shares for treatment, like the fixture's citizens
         rs.create({"resourceType": "Observation", "status": "final",
                    "code": {"coding": [{"system": "http://loinc.org", "code": "98979-8"}]},
                    "subject": {"reference": "Patient/kidney"},
@@ -184,6 +189,7 @@ def test_a_statin_order_shows_the_pce_risk_or_what_is_missing_with_a_lipid_order
     with records.begin(system_context(), "test") as rs:  # a new patient: no results at all
         rs.update("Patient", "new", {"resourceType": "Patient", "id": "new", "gender": "male",
                                      "birthDate": "1966-01-01"})  # fmt: skip
+        rs.create(consent("new"))
     for patient_id, topic in ((person.checkup_patient(), "ascvd-risk"),
                               ("new", "ascvd-risk-missing")):  # fmt: skip
         call = hook_call("order-select", patient_id, context=context)

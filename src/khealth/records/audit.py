@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -28,6 +29,7 @@ class AuditRecord:
     entity_count: int = 0
     query_type: str | None = None
     type_counts: dict[str, int] = field(default_factory=dict)  # a bulk export: how many per type
+    break_glass: bool = False  # something was read only under a break-the-glass grant
 
     def saw(self, resource_type: str, id: str) -> None:
         self.entity_count += 1
@@ -85,10 +87,22 @@ def audit_event(
         }
         for resource_type, count in record.type_counts.items()
     )
+    if record.break_glass:
+        _flag_break_glass(event)
     if record.entity_count > len(record.entities):
         event["outcomeDesc"] = (
             f"{record.entity_count} resources; first {len(record.entities)} listed"
         )
     elif note:
         event["outcomeDesc"] = note
+    if record.break_glass:
+        event["outcomeDesc"] = f"break-the-glass access; {event.get('outcomeDesc', '')}".rstrip("; ")
     return orjson.dumps(event)
+
+
+def _flag_break_glass(event: dict[str, Any]) -> None:
+    """An access under break-the-glass: purpose ETREAT and the BTG security label, so the
+    post-hoc review can find every one (IHE BALP; v3-ActReason BTG)."""
+    reasons = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+    event["purposeOfEvent"] = [{"coding": [{"system": reasons, "code": "ETREAT"}]}]
+    event["meta"] = {"security": [{"system": reasons, "code": "BTG", "display": "break the glass"}]}

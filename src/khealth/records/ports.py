@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from khealth.access.break_glass import BreakGlassGrant
 from khealth.fhir.index import ResourceIndex
 from khealth.fhir.search_model import Include, SearchQuery
 
@@ -113,6 +114,13 @@ class StoreSession(Protocol):
         """Create or replace a job's progress, in this transaction (so that a batch and
         the progress that records it commit together)."""
         ...
+
+    def grants_for(self, subject: str, patients: Sequence[str]) -> list[BreakGlassGrant]:
+        """This subject's break-the-glass grants for these patients, expired ones too (the
+        consent decision point compares the times)."""
+        ...
+
+    def put_grant(self, grant: BreakGlassGrant) -> None: ...
 
 
 class ResourceStore(Protocol):

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from khealth.access import policy
+from khealth.access.break_glass import BreakGlassGrant
 from khealth.access.context import AccessContext
 from khealth.core.errors import (
     Forbidden,
@@ -36,6 +37,14 @@ from khealth.fhir.search_parse import parse_search
 from khealth.fhir.validation import check_resource
 from khealth.records.audit import AuditRecord, audit_event
 from khealth.records.clock import Clock, SystemClock, format_instant
+from khealth.records.consent_gate import (
+    ConsentGate,
+    SessionSource,
+    StoreSource,
+    gated_history,
+    gated_search,
+    stamp_source,
+)
 from khealth.records.jsonpatch import apply_patch
 from khealth.records.ports import (
     JobState,
@@ -132,12 +141,14 @@ class Records:
         require_supported(resource_type)
         policy.require(ctx, resource_type, "export")
         bound = policy.compartment_of(ctx, resource_type, "export")
+        gate = ConsentGate(ctx, self.clock, StoreSource(self.store), allow_break_glass=False)
         if scope.level == "system" and bound is None:
-            yield from self.store.stream([resource_type], scope.since)
+            yield from gate.stream(self.store.stream([resource_type], scope.since))
             return
         patients = _export_patients(scope, bound)
         if patients is None or patients:
-            yield from self.store.stream_compartment([resource_type], patients, scope.since)
+            found = self.store.stream_compartment([resource_type], patients, scope.since)
+            yield from gate.stream(found)
 
     def audit_export(
         self, ctx: AccessContext, counts: dict[str, int], outcome: str,
@@ -170,6 +181,7 @@ class RecordSession:
         self.clock = clock
         self.audit = AuditRecord(action=action)
         self._pending: list[Write] = []
+        self.gate = ConsentGate(ctx, clock, SessionSource(session))  # consent on every read
 
     def flush(self) -> None:
         """Send buffered writes to the store (consecutive creates go as one batch)."""
@@ -179,6 +191,7 @@ class RecordSession:
 
     def write_audit(self, outcome: str, note: str | None = None) -> None:
         self.flush()
+        self.audit.break_glass = self.audit.break_glass or self.gate.break_glass_used
         recorded = self.clock.now_us()
         self.s.audit(audit_event(self.ctx, self.audit, recorded, outcome, note), recorded)
 
@@ -196,7 +209,7 @@ class RecordSession:
         self.audit.saw(resource_type, id)
         if current.deleted:
             raise Gone([Issue("deleted", f"{resource_type}/{id} was deleted")])
-        return current
+        return self.gate.require(current)
 
     def vread(self, resource_type: str, id: str, version: int) -> StoredVersion:
         self.read_allowed_even_if_deleted(resource_type, id)
@@ -205,7 +218,7 @@ class RecordSession:
             raise NotFound([Issue("not-found", f"{resource_type}/{id} has no version {version}")])
         if found.deleted:
             raise Gone([Issue("deleted", f"version {version} of {resource_type}/{id} is a delete")])
-        return found
+        return self.gate.require(found)
 
     def read_allowed_even_if_deleted(self, resource_type: str, id: str) -> StoredVersion:
         try:
@@ -227,7 +240,7 @@ class RecordSession:
             policy.require(self.ctx, t, "search")
             compartment = compartment or policy.compartment_of(self.ctx, t, "search")
         self.audit.searched(query.resource_type or "*")
-        page = self.s.search(query, compartment)
+        page = gated_search(self.s, self.gate, query, compartment)
         result = SearchResult(page)
         result.included = self._includes(page.matches, query)
         for m in page.matches:
@@ -249,6 +262,7 @@ class RecordSession:
                     if key not in seen and self.ctx.can(v.resource_type, "r"):
                         seen.add(key)
                         found.append(v)
+            found = self.gate.visible(found)
             included.extend(found)
             if not found or len(included) >= MAX_INCLUDED:
                 break
@@ -276,8 +290,7 @@ class RecordSession:
                     raise Forbidden(
                         [Issue("forbidden", "type history is not open to patient scopes")]
                     )
-        page = self.s.history(resource_type, id, since, count, offset)
-        return page.versions, page.total
+        return gated_history(self.s, self.gate, resource_type, id, since, count, offset)
 
     def everything(
         self, patient_id: str, since: int | None, types: Sequence[str]
@@ -294,7 +307,8 @@ class RecordSession:
             target = self.s.current(*ref)
             if target is not None and not target.deleted and self._may_follow(ref):
                 found[ref] = target
-        visible = [v for v in found.values() if self.ctx.can(v.resource_type, "r")]
+        readable = [v for v in found.values() if self.ctx.can(v.resource_type, "r")]
+        visible = self.gate.visible(readable)
         for v in visible:
             self.audit.saw(v.resource_type, v.id)
         return visible
@@ -354,6 +368,7 @@ class RecordSession:
             policy.require_in_compartment(
                 self.ctx, resource_type, "update", self.s.compartments_of(resource_type, id)
             )
+            self.gate.require(current, write=True)
         if if_match is not None and (current is None or current.version != if_match):
             raise PreconditionFailed(
                 [Issue("conflict", "If-Match names a version that is not the current one")]
@@ -401,6 +416,7 @@ class RecordSession:
         policy.require(self.ctx, resource_type, "update" if current else "create")
         if current is None:
             return self._store(resource_type, id, resource, None, "PUT")
+        self.gate.require(current, write=True)
         if policy.compartment_of(self.ctx, resource_type, "update") is not None:
             policy.require_in_compartment(
                 self.ctx, resource_type, "update", self.s.compartments_of(resource_type, id)
@@ -440,6 +456,9 @@ class RecordSession:
         policy.require_in_compartment(
             self.ctx, resource_type, "delete", self.s.compartments_of(resource_type, id)
         )
+        self.gate.require(current, write=True)
+        if resource_type == "Consent":
+            self.gate.invalidate()
         tombstone = StoredVersion(
             resource_type, id, current.version + 1, self.clock.now_us(), True, b"", "DELETE"
         )
@@ -457,12 +476,22 @@ class RecordSession:
         self.flush()
         self.s.put_job(job)
 
+    def put_grant(self, grant: BreakGlassGrant) -> None:
+        """Record a break-the-glass grant (not a resource: the access layer checked who
+        may open one) in this transaction."""
+        self.flush()
+        self.s.put_grant(grant)
+        self.gate.invalidate()
+
     def _store(
         self, resource_type: str, id: str, resource: Any, expected: int | None, method: str
     ) -> WriteResult:
         stored, index, compartments = self.prepare(resource_type, id, resource, expected, method)
         policy.require_in_compartment(self.ctx, resource_type, "create", compartments)
         self._pending.append(Write(stored, index, compartments, expected))
+        if resource_type == "Consent":  # takes effect for the next read of this session
+            self.flush()
+            self.gate.invalidate()
         self.audit.changed(resource_type, id, "C" if expected is None else "U")
         return WriteResult(stored, created=expected is None)
 
@@ -476,6 +505,7 @@ class RecordSession:
         version = (expected or 0) + 1
         now = self.clock.now_us()
         meta = dict(body.get("meta") or {})
+        stamp_source(meta, self.ctx, created=expected is None)
         meta["versionId"] = str(version)
         meta["lastUpdated"] = format_instant(now)
         body["meta"] = meta

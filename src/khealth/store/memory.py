@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from khealth.access.break_glass import BreakGlassGrant
 from khealth.core.errors import Issue, PreconditionFailed
 from khealth.fhir.index import ResourceIndex
 from khealth.fhir.search_match import criterion_matches
@@ -36,6 +37,7 @@ class MemoryStore:
         self._history: dict[Key, list[StoredVersion]] = {}
         self._audit: list[tuple[int, bytes]] = []
         self._jobs: dict[str, JobState] = {}
+        self._grants: list[BreakGlassGrant] = []
         self._seq = 0
         self._lock = threading.RLock()
 
@@ -93,6 +95,7 @@ class MemorySession:
         self._undo: list[tuple[Key, _Row | None, int]] = []
         self._audit_mark = len(store._audit)
         self._jobs_before: dict[str, JobState] | None = None  # taken at the first put_job
+        self._grants_mark = len(store._grants)
 
     def rollback(self) -> None:
         for key, previous, history_len in reversed(self._undo):
@@ -104,6 +107,7 @@ class MemorySession:
         del self.s._audit[self._audit_mark :]
         if self._jobs_before is not None:
             self.s._jobs = self._jobs_before
+        del self.s._grants[self._grants_mark :]
 
     # -- reads ---------------------------------------------------------------------
     def current(self, resource_type: str, id: str) -> StoredVersion | None:
@@ -161,6 +165,13 @@ class MemorySession:
         if self._jobs_before is None:
             self._jobs_before = dict(self.s._jobs)
         self.s._jobs[job.id] = job
+
+    def grants_for(self, subject: str, patients: Sequence[str]) -> list[BreakGlassGrant]:
+        wanted = frozenset(patients)
+        return [g for g in self.s._grants if g.subject == subject and g.patient in wanted]
+
+    def put_grant(self, grant: BreakGlassGrant) -> None:
+        self.s._grants.append(grant)
 
     # -- search --------------------------------------------------------------------
     def _live(self, resource_type: str | None) -> list[_Row]:

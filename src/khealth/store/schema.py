@@ -267,6 +267,24 @@ hl7_dead_letter = Table(
     Index("ix_hl7_dead_letter_facility_received", "facility", "received"),
 )
 
+# -- trust layer (issue 5): break-the-glass grants ---------------------------------------
+#: One row per break-the-glass: who opened whose record, why, until when.  Not clinical
+#: record; read by the consent decision point in the reading transaction.
+break_glass_grant = Table(
+    "break_glass_grant",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("subject", ID, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("patient_id", ID, nullable=False),
+    Column("reason_code", String(32), nullable=False),
+    Column("reason_text", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Index("ix_break_glass_grant_subject_patient", "subject", "patient_id", "expires"),
+    Index("ix_break_glass_grant_patient", "patient_id", "created"),
+)
+
 # -- imaging (issue 4): the DICOM index of DICOMweb ---------------------------------------
 # Derived, rebuildable from the object store: the attributes QIDO-RS matches and returns,
 # where each instance's file is (its SHA-256 in the object store), and the ImagingStudy and

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from khealth.access.break_glass import BreakGlassGrant
 from khealth.core.errors import Issue, PreconditionFailed
 from khealth.fhir.index import CompositeValue, ResourceIndex
 from khealth.fhir.search_model import Include, SearchQuery
@@ -37,6 +38,7 @@ from khealth.store.engine import make_engine
 from khealth.store.schema import (
     INDEX_TABLES,
     audit_log,
+    break_glass_grant,
     compartment,
     job,
     resource,
@@ -270,6 +272,26 @@ class SqlSession:
         changed = self.conn.execute(update(job).where(job.c.id == state.id).values(**values))
         if changed.rowcount == 0:
             self.conn.execute(insert(job).values(id=state.id, **values))
+
+    def grants_for(self, subject: str, patients: Sequence[str]) -> list[BreakGlassGrant]:
+        g = break_glass_grant.c
+        rows = self.conn.execute(
+            select(break_glass_grant).where(g.subject == subject, g.patient_id.in_(list(patients)))
+        ).all()
+        return [
+            BreakGlassGrant(r.id, r.subject, r.role, r.patient_id, r.reason_code, r.reason_text,
+                            r.created, r.expires)
+            for r in rows
+        ]  # fmt: skip
+
+    def put_grant(self, grant: BreakGlassGrant) -> None:
+        self.conn.execute(
+            insert(break_glass_grant).values(
+                id=grant.id, subject=grant.subject, role=grant.role, patient_id=grant.patient,
+                reason_code=grant.reason_code, reason_text=grant.reason_text,
+                created=grant.created, expires=grant.expires,
+            )
+        )  # fmt: skip
 
     def put(self, write: Write) -> None:
         self.put_many([write])

@@ -18,6 +18,7 @@ from khealth.records.export import BulkExports
 from khealth.records.ports import ResourceStore
 from khealth.records.service import Records
 from khealth.web import (
+    access_api,  # issue 5: /api/access/break-glass, /api/citizen/notifications
     auth_routes,  # issue 5: /auth (OAuth 2.0 / SMART), sign-in pages, /api/citizen/apps
     bulk_api,
     cds_api,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     emergency_pages.install(app)
     app.include_router(cds_hooks.router)
     app.include_router(health_report.router)
+    app.include_router(access_api.router)
     auth_routes.install(app)  # also gives the token verifier its revocation check
     app.include_router(dicomweb.router)
     app.include_router(feeds_api.router)
