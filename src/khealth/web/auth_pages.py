@@ -160,7 +160,8 @@ async def authorize(request: Request) -> Response:
         state = params.get("state", "")
         query = urlencode({"error": error.error, "error_description": error.description,
                            **({"state": state} if state else {})})  # fmt: skip
-        return redirect(request, f"{params['redirect_uri']}?{query}")
+        target = params["redirect_uri"]  # checked: exactly a registered URI
+        return redirect(request, f"{target}{'&' if urlsplit(target).query else '?'}{query}")
     session, cookie = await _open(request)
     for key in [k for k in session.data if k.startswith("req_") or k == "patient"]:
         del session.data[key]
