@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from khealth.access.consent_model import CodeMatch
@@ -172,14 +172,15 @@ class ResourceMeta:
     recorded: int | None
     displayed_refs: tuple[str, ...] = ()  # clinical references that carry a display
 
-    def signature(self) -> tuple[object, ...]:
-        """Everything a decision depends on except the instance (id, recorded date): two
-        resources with the same signature get the same decision unless a consent names
-        instances or a data period."""
-        return (
-            self.resource_type, self.patients, self.holders, self.labels, self.codes,
-            self.sensitive, bool(self.displayed_refs),
-        )  # fmt: skip
+    sig: tuple[object, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Everything a decision depends on except the instance (id, recorded date): two
+        # resources with one signature get one decision unless a consent names instances
+        # or a data period.  Computed once: a search decides many resources by it.
+        sig = (self.resource_type, self.patients, self.holders, self.labels, self.codes,
+               self.sensitive, bool(self.displayed_refs))  # fmt: skip
+        object.__setattr__(self, "sig", sig)
 
     @property
     def ref(self) -> str:

@@ -161,16 +161,18 @@ class ConsentGate:
                 decision = self.decide(meta, now=now)
                 if key is not None:
                     memo[key] = decision
-            if decision.allowed:
+            if decision.effect is Effect.PERMIT:
+                kept.append(v)
+            elif decision.allowed:
                 kept.append(self._apply(v, None, meta, decision))
         return kept
 
     def _memo_key(self, meta: ResourceMeta) -> tuple[object, ...] | None:
         """Resources with one signature share a decision, unless a consent of theirs
         names instances or a data period (then each is decided alone)."""
-        if any(p in self._instance_specific for p in meta.patients):
+        if self._instance_specific and not self._instance_specific.isdisjoint(meta.patients):
             return None
-        return meta.signature()
+        return meta.sig
 
     def stream(self, versions: Iterable[StoredVersion]) -> Iterator[StoredVersion]:
         """Filter a long stream (bulk export) a chunk at a time."""
