@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 from httpx import Response
-from tests.support import Api
 
 from khealth.records.ports import JobState
+from tests.support import Api
 
 pytestmark = pytest.mark.integration
 

@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import create_engine, func, select
-from tests.conftest import shared_data
-from tests.support import system_context
 
 from khealth.core.errors import InvalidResource
 from khealth.ingest.bulk_import import BulkImporter, ImportOptions, ImportStopped, discover
 from khealth.records.service import Records, load_json
 from khealth.store.schema import job, resource, resource_version
+from tests.conftest import shared_data
+from tests.support import system_context
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.support import Api
 
 from khealth.store.memory import MemoryStore
+from tests.support import Api
 
 pytestmark = pytest.mark.integration
 

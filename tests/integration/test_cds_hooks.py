@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cds_city import SyntheticCitizen, citizens, load
-from tests.consent_support import consent, share_for_treatment
-from tests.support import Api, FrozenClock, system_context
 
 from khealth.records.service import Records
 from khealth.store.factory import open_store
+from tests.cds_city import SyntheticCitizen, citizens, load
+from tests.consent_support import consent, share_for_treatment
+from tests.support import Api, FrozenClock, system_context
 
 pytestmark = pytest.mark.integration
 CLINICIAN = {"scope": "user/*.rs", "subject": "carol", "role": "clinician", "facility": "fa"}

@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support import FrozenClock, system_context
 from typer.testing import CliRunner
 
 from khealth.access.context import AccessContext, Role
@@ -19,6 +18,7 @@ from khealth.access.scopes import parse_scopes
 from khealth.fhir.search_parse import parse_search
 from khealth.ingest.checkups import CheckupFileError, import_checkups
 from khealth.records.service import Records, load_json
+from tests.support import FrozenClock, system_context
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import orjson
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from tests.support import Api, FrozenClock, system_context
 
 from khealth.imaging.render import decode_png_size
 from khealth.records.service import Records, load_json
+from tests.support import Api, FrozenClock, system_context
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.emergency_support import CITY_CENTRE, city_facilities, load_facilities
-from tests.support import Api
 
 from khealth.records.service import Records
+from tests.emergency_support import CITY_CENTRE, city_facilities, load_facilities
+from tests.support import Api
 
 pytestmark = pytest.mark.integration
 

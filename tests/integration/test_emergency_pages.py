@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.emergency_support import city_facilities, load_facilities
-from tests.support import Api
 
 from khealth.access.context import AccessContext, Role
 from khealth.access.scopes import parse_scopes
@@ -18,6 +16,8 @@ from khealth.core.errors import Unauthorized
 from khealth.records.service import Records
 from khealth.store.memory import MemoryStore
 from khealth.web.stream_tickets import TICKET_SECONDS, StreamTickets
+from tests.emergency_support import city_facilities, load_facilities
+from tests.support import Api
 
 pytestmark = pytest.mark.integration
 

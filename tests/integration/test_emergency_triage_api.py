@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests import personas
-from tests.support import Api
 
 from khealth.store.memory import MemoryStore
+from tests import personas
+from tests.support import Api
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,10 @@ from typing import Any
 
 import orjson
 import pytest
+
+from khealth.core.config import Settings
+from khealth.fhir.definitions import SUPPORTED_TYPES
+from khealth.web.app import create_app
 from tests.conftest import shared_data
 from tests.fhir_http import (
     BASE,
@@ -27,10 +31,6 @@ from tests.fhir_http import (
     patient,
 )
 from tests.support import Api
-
-from khealth.core.config import Settings
-from khealth.fhir.definitions import SUPPORTED_TYPES
-from khealth.web.app import create_app
 
 pytestmark = pytest.mark.integration
 

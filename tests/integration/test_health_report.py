@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.cds_city import SyntheticCitizen, citizens, load
-from tests.support import Api, FrozenClock
 
 from khealth.records.service import Records
 from khealth.store.factory import open_store
+from tests.cds_city import SyntheticCitizen, citizens, load
+from tests.support import Api, FrozenClock
 
 pytestmark = pytest.mark.integration
 URL = "/api/citizen/health-report"

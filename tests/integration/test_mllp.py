@@ -22,9 +22,6 @@ from typing import Any
 import hl7.client
 import pytest
 from sqlalchemy import func, select
-from tests import hl7_messages as m
-from tests.conftest import shared_data
-from tests.support import Api
 
 from khealth.ingest.hl7v2.message import parse
 from khealth.ingest.mllp import END, START, MllpSettings, MllpThread
@@ -33,6 +30,9 @@ from khealth.store.factory import open_store
 from khealth.store.feeds_sql import open_feed
 from khealth.store.schema import hl7_message, resource
 from khealth.store.sql import SqlStore
+from tests import hl7_messages as m
+from tests.conftest import shared_data
+from tests.support import Api
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.support import Api, FrozenClock, system_context
 
 from khealth.identity.evaluate import pairwise
 from khealth.identity.persons import patient_links
@@ -20,6 +19,7 @@ from khealth.records.service import Records
 from khealth.store.memory import MemoryStore
 from khealth.synth import SynthConfig
 from khealth.synth.city import City
+from tests.support import Api, FrozenClock, system_context
 
 pytestmark = pytest.mark.integration
 RRN_SYSTEM = "https://khealth.example.org/fhir/sid/kr-rrn"

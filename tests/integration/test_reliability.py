@@ -24,9 +24,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from tests.conftest import PG_ADMIN_URL
-from tests.fhir_http import MRN, observation, patient
-from tests.support import system_context
 
 from khealth.access.tokens import TokenService, load_or_create_key
 from khealth.core.errors import KhealthError
@@ -36,6 +33,9 @@ from khealth.store.factory import open_store
 from khealth.store.migrate import upgrade
 from khealth.store.schema import metadata
 from khealth.store.sql import SqlStore
+from tests.conftest import PG_ADMIN_URL
+from tests.fhir_http import MRN, observation, patient
+from tests.support import system_context
 
 pytestmark = pytest.mark.integration
 SQL_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -24,10 +24,10 @@ import uvicorn
 from fhirclient import client as fhir_client
 from fhirclient.models.observation import Observation
 from fhirclient.server import FHIRPermissionDeniedException
-from tests.auth_support import ALICE, REDIRECT, csrf, location, observation, patient
 
 from khealth.core.config import Settings
 from khealth.web.app import create_app
+from tests.auth_support import ALICE, REDIRECT, csrf, location, observation, patient
 
 pytestmark = pytest.mark.integration
 

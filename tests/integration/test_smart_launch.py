@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+
 from tests.auth_support import (
     ALICE,
     BOB,

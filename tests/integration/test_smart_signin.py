@@ -10,6 +10,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+
+from khealth.access.context import Role
+from khealth.auth import totp
+from khealth.store.memory import MemoryStore
 from tests.auth_support import (
     ALICE,
     STAFF_PASSWORD,
@@ -27,10 +31,6 @@ from tests.auth_support import (
     staff,
 )
 from tests.support import Api
-
-from khealth.access.context import Role
-from khealth.auth import totp
-from khealth.store.memory import MemoryStore
 
 
 @pytest.fixture

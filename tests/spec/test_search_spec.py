@@ -8,10 +8,10 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import pytest
-from tests.support import system_context
 
 from khealth.fhir.search_parse import parse_search
 from khealth.records.service import Records
+from tests.support import system_context
 
 pytestmark = pytest.mark.spec
 

@@ -7,13 +7,13 @@ import datetime as dt
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.emergency_support import CITY_CENTRE, NOW, city_facilities, facility, status
 
 from khealth.emergency.destination import Ranking, RoutingNeed, rank
 from khealth.emergency.facilities import EmergencyFacility
 from khealth.emergency.model import Capability, Pathway
 from khealth.emergency.status import FacilityStatus
 from khealth.emergency.travel import EstimatedTravelTime, Point
+from tests.emergency_support import CITY_CENTRE, NOW, city_facilities, facility, status
 
 TRAVEL = EstimatedTravelTime()
 ORIGIN = Point(*CITY_CENTRE)

@@ -7,7 +7,6 @@ import datetime as dt
 
 import orjson
 import pytest
-from tests.emergency_support import NOW, city_facilities, status
 
 from khealth.core.errors import InvalidResource
 from khealth.emergency.model import Capability
@@ -23,6 +22,7 @@ from khealth.emergency.status_codes import (
 )
 from khealth.emergency.travel import EstimatedTravelTime, Point, haversine_km
 from khealth.web.emergency_routes import _store_for
+from tests.emergency_support import NOW, city_facilities, status
 
 
 def bad_fields(body: object) -> set[str]:

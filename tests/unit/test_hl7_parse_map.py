@@ -10,9 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from tests import hl7_messages as m
-from tests.conftest import shared_data
-from tests.support import FrozenClock
 
 from khealth.access.context import AccessContext, Role
 from khealth.access.rrn import (
@@ -31,6 +28,9 @@ from khealth.records.service import Records
 from khealth.store.factory import open_store
 from khealth.store.feeds_sql import feed_ledger_for
 from khealth.store.memory import MemoryStore
+from tests import hl7_messages as m
+from tests.conftest import shared_data
+from tests.support import FrozenClock
 
 pytestmark = pytest.mark.unit
 KEY = b"k" * 32

@@ -30,6 +30,7 @@ class AuditRecord:
     query_type: str | None = None
     type_counts: dict[str, int] = field(default_factory=dict)  # a bulk export: how many per type
     break_glass: bool = False  # something was read only under a break-the-glass grant
+    patients: set[str] = field(default_factory=set)  # whose compartments were touched
 
     def saw(self, resource_type: str, id: str) -> None:
         self.entity_count += 1
@@ -78,6 +79,9 @@ def audit_event(
         "source": {"observer": {"display": "khealth"}},
         "entity": [{"what": {"reference": ref}} for ref in record.entities],
     }
+    if ctx.facility:  # the organisation a citizen's access log names (never a person)
+        event["agent"][0]["location"] = {"identifier": {"value": ctx.facility}}  # type: ignore[index]
+    event["entity"].extend(_patient_entity(p) for p in sorted(record.patients))  # type: ignore[attr-defined]
     if record.query_type:
         event["entity"].append({"type": {"code": "2"}, "name": record.query_type})  # type: ignore[attr-defined]
     event["entity"].extend(  # type: ignore[attr-defined]
@@ -96,8 +100,20 @@ def audit_event(
     elif note:
         event["outcomeDesc"] = note
     if record.break_glass:
-        event["outcomeDesc"] = f"break-the-glass access; {event.get('outcomeDesc', '')}".rstrip("; ")
+        event["outcomeDesc"] = f"break-the-glass access; {event.get('outcomeDesc', '')}".rstrip(
+            "; "
+        )
     return orjson.dumps(event)
+
+
+def _patient_entity(patient: str) -> dict[str, Any]:
+    """IHE BALP: the patient an access concerns, as entity role 1 (Patient), so that a
+    chained entry names whose record it touched."""
+    return {
+        "what": {"reference": f"Patient/{patient}"},
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"},
+        "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"},
+    }
 
 
 def _flag_break_glass(event: dict[str, Any]) -> None:

@@ -52,6 +52,15 @@ class JobState:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One stored AuditEvent (issue 5: the citizen's access log reads these)."""
+
+    seq: int
+    recorded: int  # microseconds since the epoch
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
     matches: list[StoredVersion]
     total: int | None
@@ -106,7 +115,20 @@ class StoreSession(Protocol):
         """Serialise writers on ``key`` until commit (conditional create, If-Match)."""
         ...
 
-    def audit(self, event: bytes, recorded: int) -> None: ...
+    def audit(self, event: bytes, recorded: int, patients: Sequence[str] = ()) -> None:
+        """Append one AuditEvent; ``patients`` are indexed for their access logs.  SQL
+        stores chain it (records/audit_chain.py) and the append must not fail silently."""
+        ...
+
+    def patients_of(self, keys: Sequence[tuple[str, str]]) -> frozenset[str]:
+        """The patients whose compartments hold any of these (type, id) resources."""
+        ...
+
+    def access_log(
+        self, patients: Sequence[str], before: int | None, count: int
+    ) -> list[AuditEntry]:
+        """Audit entries naming any of ``patients``, newest first, seq below ``before``."""
+        ...
 
     def get_job(self, id: str) -> JobState | None: ...
 

@@ -36,6 +36,7 @@ from khealth.fhir.search_model import Include, SearchQuery
 from khealth.fhir.search_parse import parse_search
 from khealth.fhir.validation import check_resource
 from khealth.records.audit import AuditRecord, audit_event
+from khealth.records.audit_index import patients_touched
 from khealth.records.clock import Clock, SystemClock, format_instant
 from khealth.records.consent_gate import (
     ConsentGate,
@@ -45,6 +46,7 @@ from khealth.records.consent_gate import (
     gated_search,
     stamp_source,
 )
+from khealth.records.identifiers import protect_identifiers
 from khealth.records.jsonpatch import apply_patch
 from khealth.records.ports import (
     JobState,
@@ -54,7 +56,6 @@ from khealth.records.ports import (
     StoreSession,
     Write,
 )
-from khealth.records.identifiers import protect_identifiers
 from khealth.records.references import local_references
 
 #: an escaped U+0000 in serialised JSON (not an escaped backslash followed by "u0000"):
@@ -108,14 +109,17 @@ class Records:
     @contextmanager
     def begin(self, ctx: AccessContext, action: str) -> Iterator[RecordSession]:
         """A transaction. A denied request is still audited, in its own transaction."""
+        attempted = AuditRecord(action=action)  # what a refused request asked for
         try:
             with self.store.session() as session:
                 rs = RecordSession(session, ctx, self.clock, action)
+                attempted = rs.audit
                 yield rs
                 rs.write_audit(outcome="0")
         except Forbidden as denied:
             with self.store.session() as session:
                 rs = RecordSession(session, ctx, self.clock, action)
+                rs.audit.entities, rs.audit.patients = attempted.entities, attempted.patients
                 rs.write_audit(outcome="8", note=denied.summary())
             raise
 
@@ -193,7 +197,9 @@ class RecordSession:
         self.flush()
         self.audit.break_glass = self.audit.break_glass or self.gate.break_glass_used
         recorded = self.clock.now_us()
-        self.s.audit(audit_event(self.ctx, self.audit, recorded, outcome, note), recorded)
+        patients = patients_touched(self.s, self.audit)
+        self.audit.patients.update(patients)
+        self.s.audit(audit_event(self.ctx, self.audit, recorded, outcome, note), recorded, patients)
 
     # -- reads -----------------------------------------------------------------------
     def read(self, resource_type: str, id: str) -> StoredVersion:
@@ -203,10 +209,10 @@ class RecordSession:
         current = self.s.current(resource_type, id)
         if current is None:
             raise NotFound([Issue("not-found", f"{resource_type}/{id} is not known")])
+        self.audit.saw(resource_type, id)  # before the check: a refusal names it too
         policy.require_in_compartment(
             self.ctx, resource_type, "read", self.s.compartments_of(resource_type, id)
         )
-        self.audit.saw(resource_type, id)
         if current.deleted:
             raise Gone([Issue("deleted", f"{resource_type}/{id} was deleted")])
         return self.gate.require(current)
@@ -453,9 +459,9 @@ class RecordSession:
         current = self.s.current(resource_type, id)
         if current is None or current.deleted:
             return None
-        policy.require_in_compartment(
-            self.ctx, resource_type, "delete", self.s.compartments_of(resource_type, id)
-        )
+        compartments = self.s.compartments_of(resource_type, id)
+        policy.require_in_compartment(self.ctx, resource_type, "delete", compartments)
+        self.audit.patients.update(compartments)  # the delete clears them from the index
         self.gate.require(current, write=True)
         if resource_type == "Consent":
             self.gate.invalidate()

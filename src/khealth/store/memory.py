@@ -18,7 +18,14 @@ from khealth.fhir.index import ResourceIndex
 from khealth.fhir.search_match import criterion_matches
 from khealth.fhir.search_model import Chain, Clause, Criterion, Has, Include, SearchQuery, SortKey
 from khealth.fhir.search_sort import SortValue, sort_value
-from khealth.records.ports import HistoryPage, JobState, SearchPage, StoredVersion, Write
+from khealth.records.ports import (
+    AuditEntry,
+    HistoryPage,
+    JobState,
+    SearchPage,
+    StoredVersion,
+    Write,
+)
 
 Key = tuple[str, str]
 
@@ -36,6 +43,7 @@ class MemoryStore:
         self._rows: dict[Key, _Row] = {}
         self._history: dict[Key, list[StoredVersion]] = {}
         self._audit: list[tuple[int, bytes]] = []
+        self._audit_patients: list[frozenset[str]] = []  # parallel to _audit (issue 5)
         self._jobs: dict[str, JobState] = {}
         self._grants: list[BreakGlassGrant] = []
         self._seq = 0
@@ -105,6 +113,7 @@ class MemorySession:
                 self.s._rows[key] = previous
             del self.s._history[key][history_len:]
         del self.s._audit[self._audit_mark :]
+        del self.s._audit_patients[self._audit_mark :]
         if self._jobs_before is not None:
             self.s._jobs = self._jobs_before
         del self.s._grants[self._grants_mark :]
@@ -155,8 +164,27 @@ class MemorySession:
     def lock(self, key: str) -> None:
         return None  # the store lock already serialises sessions
 
-    def audit(self, event: bytes, recorded: int) -> None:
+    def audit(self, event: bytes, recorded: int, patients: Sequence[str] = ()) -> None:
         self.s._audit.append((recorded, event))
+        self.s._audit_patients.append(frozenset(patients))
+
+    def patients_of(self, keys: Sequence[Key]) -> frozenset[str]:
+        rows = (self.s._rows.get(key) for key in keys)
+        return frozenset(p for row in rows if row is not None for p in row.compartments)
+
+    def access_log(
+        self, patients: Sequence[str], before: int | None, count: int
+    ) -> list[AuditEntry]:
+        wanted = frozenset(patients)
+        found: list[AuditEntry] = []
+        top = len(self.s._audit) if before is None else min(before - 1, len(self.s._audit))
+        for seq in range(top, 0, -1):  # seq is the 1-based position, as in SQL
+            if self.s._audit_patients[seq - 1] & wanted:
+                recorded, event = self.s._audit[seq - 1]
+                found.append(AuditEntry(seq, recorded, event))
+                if len(found) >= count:
+                    break
+        return found
 
     def get_job(self, id: str) -> JobState | None:
         return self.s._jobs.get(id)

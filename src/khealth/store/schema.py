@@ -149,6 +149,9 @@ audit_log = Table(
     ),
     Column("recorded", BigInteger, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # issue 5: the hash chain (records/audit_chain.py); append-only by triggers
+    Column("prev_hash", LargeBinary, nullable=False),
+    Column("entry_hash", LargeBinary, nullable=False),
 )
 
 #: Resumable jobs (bulk import files, exports): what is done so far.
@@ -466,4 +469,26 @@ auth_sms_outbox = Table(
     Column("created", BigInteger, nullable=False),
     Column("recipient", String(32), nullable=False),
     Column("body", Text, nullable=False),
+)
+
+# -- trust layer (issue 5): signed audit checkpoints and the citizen's access-log index ----
+#: One row per signed checkpoint over audit_log entries first_seq..seq (docs/security.md).
+audit_checkpoint = Table(
+    "audit_checkpoint",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("recorded", BigInteger, nullable=False),
+    Column("head_hash", LargeBinary, nullable=False),
+    Column("merkle_root", LargeBinary, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)
+
+#: The patients whose compartment an audit entry touched: "who accessed my record".
+audit_patient = Table(
+    "audit_patient",
+    metadata,
+    Column("patient_id", ID, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
 )

@@ -33,11 +33,18 @@ from khealth.access.break_glass import BreakGlassGrant
 from khealth.core.errors import Issue, PreconditionFailed
 from khealth.fhir.index import CompositeValue, ResourceIndex
 from khealth.fhir.search_model import Include, SearchQuery
-from khealth.records.ports import HistoryPage, JobState, SearchPage, StoredVersion, Write
+from khealth.records.ports import (
+    AuditEntry,
+    HistoryPage,
+    JobState,
+    SearchPage,
+    StoredVersion,
+    Write,
+)
+from khealth.store import audit_log
 from khealth.store.engine import make_engine
 from khealth.store.schema import (
     INDEX_TABLES,
-    audit_log,
     break_glass_grant,
     compartment,
     job,
@@ -75,11 +82,12 @@ class SqlStore:
         self.url = url
         self.engine = engine or make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.sealing: audit_log.Sealing | None = None  # set by store.audit_log.seal_audit_log
 
     @contextmanager
     def session(self) -> Iterator[SqlSession]:
         with self.engine.begin() as conn:
-            yield SqlSession(conn, self.is_postgres)
+            yield SqlSession(conn, self.is_postgres, self.sealing)
 
     def stream(self, resource_types: Sequence[str], since: int | None) -> Iterator[StoredVersion]:
         last = 0
@@ -201,9 +209,12 @@ def _component_fields(comp: Any) -> dict[str, Any]:
 
 
 class SqlSession:
-    def __init__(self, conn: Connection, is_postgres: bool) -> None:
+    def __init__(
+        self, conn: Connection, is_postgres: bool, sealing: audit_log.Sealing | None = None
+    ) -> None:
         self.conn = conn
         self.is_postgres = is_postgres
+        self.sealing = sealing  # signs audit checkpoints (issue 5)
         self.compiler = SearchCompiler()
 
     # -- reads -----------------------------------------------------------------------
@@ -252,8 +263,29 @@ class SqlSession:
         if self.is_postgres:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
 
-    def audit(self, event: bytes, recorded: int) -> None:
-        self.conn.execute(insert(audit_log).values(recorded=recorded, content=event))
+    def audit(self, event: bytes, recorded: int, patients: Sequence[str] = ()) -> None:
+        audit_log.append(self.conn, self.is_postgres, event, recorded, patients, self.sealing)
+
+    def patients_of(self, keys: Sequence[tuple[str, str]]) -> frozenset[str]:
+        by_type: dict[str, set[str]] = {}
+        for resource_type, id in keys:
+            by_type.setdefault(resource_type, set()).add(id)
+        if not by_type:
+            return frozenset()
+        where = or_(*(and_(resource.c.type == t, resource.c.id.in_(sorted(ids)))
+                      for t, ids in by_type.items()))  # fmt: skip
+        found = self.conn.execute(
+            select(compartment.c.patient_id)
+            .distinct()
+            .join(resource, resource.c.pk == compartment.c.res_pk)
+            .where(where)
+        ).scalars()
+        return frozenset(found)
+
+    def access_log(
+        self, patients: Sequence[str], before: int | None, count: int
+    ) -> list[AuditEntry]:
+        return audit_log.access_log(self.conn, patients, before, count)
 
     def get_job(self, id: str) -> JobState | None:
         row = self.conn.execute(select(job).where(job.c.id == id)).first()
@@ -331,7 +363,7 @@ class SqlSession:
             return
         mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         sql = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608  (names from our schema)
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608  # nosec B608  (names from our schema)
             f"VALUES ({', '.join(mark for _ in columns)})"
         )
         self.conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])

@@ -12,17 +12,20 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from khealth import __version__
+from khealth.access.audit_signing import KeySigner
 from khealth.access.tokens import TokenService, load_or_create_key
 from khealth.core.config import Settings, get_settings
 from khealth.records.export import BulkExports
 from khealth.records.ports import ResourceStore
 from khealth.records.service import Records
+from khealth.store.audit_log import seal_audit_log
 from khealth.web import (
     access_api,  # issue 5: /api/access/break-glass, /api/citizen/notifications
     auth_routes,  # issue 5: /auth (OAuth 2.0 / SMART), sign-in pages, /api/citizen/apps
     bulk_api,
     cds_api,
     cds_hooks,
+    citizen_audit_api,  # issue 5: /api/citizen/access-log
     dicomweb,  # issue 4: /dicomweb (STOW-RS, QIDO-RS, WADO-RS)
     emergency_api,  # issue 6: /api/emergency
     emergency_pages,  # issue 6: /ems, /er/{facility-id}
@@ -45,6 +48,7 @@ def build_services(settings: Settings, store: ResourceStore | None = None) -> Se
 
         store = open_store(settings.resolved_database_url(), migrate=True)
     key = load_or_create_key(settings.data_dir)
+    seal_audit_log(store, KeySigner(key))  # issue 5: signed audit checkpoints
     return Services(settings, store, Records(store), TokenService(key, settings.token_issuer))
 
 
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     app.include_router(health_report.router)
     app.include_router(access_api.router)
     auth_routes.install(app)  # also gives the token verifier its revocation check
+    app.include_router(citizen_audit_api.router)
     app.include_router(dicomweb.router)
     app.include_router(feeds_api.router)
     return app
