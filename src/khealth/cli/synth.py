@@ -24,6 +24,10 @@ def synth(
     emergency_days: Annotated[
         int, typer.Option(min=0, help="days of EMS incidents and ED capacity before today")
     ] = 7,
+    bundles: Annotated[
+        bool, typer.Option(help="also write per-facility transaction Bundles under bundles/")
+    ] = False,
+    bundle_size: Annotated[int, typer.Option(min=1, help="entries per Bundle at most")] = 500,
     force: Annotated[bool, typer.Option(help="replace the output of an earlier run")] = False,
     progress: Annotated[bool, typer.Option(help="progress bar on stderr")] = True,
 ) -> None:
@@ -40,6 +44,8 @@ def synth(
         today=day,
         dicom_max_studies=dicom_max_studies,
         emergency_days=emergency_days,
+        bundles=bundles,
+        bundle_size=bundle_size,
     )
     try:
         manifest = write_city(config, out, progress=progress, overwrite=force)

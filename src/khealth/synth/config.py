@@ -43,12 +43,17 @@ class SynthConfig:
     capacity_interval_minutes: int = 60
     # Share of facilities (hospitals and above) that also send HL7 v2 messages.
     hl7v2_share: float = 0.3
+    # Per-facility transaction Bundles (`bundles/`), at most `bundle_size` entries each.
+    bundles: bool = False
+    bundle_size: int = 500
 
     def __post_init__(self) -> None:
         if self.citizens < 0:
             raise ValueError(f"citizens must be >= 0, got {self.citizens}")
         if self.history_years < 1:
             raise ValueError(f"history_years must be >= 1, got {self.history_years}")
+        if self.bundle_size < 1:
+            raise ValueError(f"bundle_size must be >= 1, got {self.bundle_size}")
         if self.emergency_days < 0:
             raise ValueError(f"emergency_days must be >= 0, got {self.emergency_days}")
 

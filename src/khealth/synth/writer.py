@@ -13,13 +13,16 @@ from typing import IO, Any
 import orjson
 from tqdm import tqdm
 
-from khealth.synth import dicom, emergencies, hl7
+from khealth.synth import bundles, dicom, emergencies, hl7
+from khealth.synth.bundles import BundleSpill
 from khealth.synth.checkups import CSV_COLUMNS
 from khealth.synth.city import CitizenRecords, City
 from khealth.synth.config import SynthConfig
+from khealth.synth.facility_resources import facility_resources
 
 OWNED = (
     "ndjson",
+    "bundles",
     "dicom",
     "hl7v2",
     "emergency",
@@ -98,8 +101,12 @@ def write_city(
     _prepare(out, overwrite)
     city = City(config)
     sink = NdjsonSink(out / "ndjson")
-    for resource in city.facility_resources():
-        sink.write(resource)
+    spill = BundleSpill(out / "bundles" / ".spill") if config.bundles else None
+    for facility in city.facilities:
+        for resource in facility_resources(facility):
+            sink.write(resource)
+            if spill is not None:
+                spill.write(facility.id, resource)
     state = _Writers(out, city)
     bar = tqdm(
         total=config.citizens, unit="citizen", file=sys.stderr, disable=not progress, desc="synth"
@@ -108,23 +115,41 @@ def write_city(
         for records in city.citizens():
             for resource in records.output.resources:
                 sink.write(resource)
+            if spill is not None:
+                spill.write_citizen(records.output.resources)
             state.write(records)
             bar.update(1)
     finally:
         bar.close()
         sink.close()
         state.close()
-    manifest = _emergency(out, city) | {
-        "seed": config.seed,
-        "citizens": config.citizens,
-        "today": config.today.isoformat(),
-        "facilities": len(city.facilities),
-        "resources": dict(sorted(sink.counts.items())),
-        "patients": state.patients,
-        "checkups": state.checkups,
-        "dicom_studies": state.dicom_studies,
-        "hl7v2_messages": state.hl7_messages,
-    }
+        if spill is not None:
+            spill.close()
+    bundle_counts = (
+        bundles.finish(
+            out / "bundles",
+            [f.id for f in city.facilities],
+            [out / "bundles" / ".spill"],
+            config.bundle_size,
+        )
+        if config.bundles
+        else {}
+    )
+    manifest = (
+        _emergency(out, city)
+        | bundle_counts
+        | {
+            "seed": config.seed,
+            "citizens": config.citizens,
+            "today": config.today.isoformat(),
+            "facilities": len(city.facilities),
+            "resources": dict(sorted(sink.counts.items())),
+            "patients": state.patients,
+            "checkups": state.checkups,
+            "dicom_studies": state.dicom_studies,
+            "hl7v2_messages": state.hl7_messages,
+        }
+    )
     (out / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     return manifest
 
