@@ -28,6 +28,9 @@ def synth(
         bool, typer.Option(help="also write per-facility transaction Bundles under bundles/")
     ] = False,
     bundle_size: Annotated[int, typer.Option(min=1, help="entries per Bundle at most")] = 500,
+    workers: Annotated[
+        int, typer.Option(min=1, help="processes; the output is the same bytes for any number")
+    ] = 1,
     force: Annotated[bool, typer.Option(help="replace the output of an earlier run")] = False,
     progress: Annotated[bool, typer.Option(help="progress bar on stderr")] = True,
 ) -> None:
@@ -48,7 +51,7 @@ def synth(
         bundle_size=bundle_size,
     )
     try:
-        manifest = write_city(config, out, progress=progress, overwrite=force)
+        manifest = write_city(config, out, progress=progress, overwrite=force, workers=workers)
     except OutputExistsError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(code=1) from error

@@ -133,14 +133,28 @@ class CitizenFactory:
         self.config = config
         self._serials: dict[tuple[dt.date, bool], int] = {}
 
-    def citizens(self) -> Iterator[Citizen]:
+    def citizens(self, start: int = 0, stop: int | None = None) -> Iterator[Citizen]:
+        """Citizens `start` … `stop - 1`, exactly as a run from 0 would make them.
+
+        A shard starting later replays the cheap first draws of every earlier household and
+        citizen (size; birth date and sex) to find its household and RRN serials.
+        """
+        stop = self.config.citizens if stop is None else min(stop, self.config.citizens)
         index, household_number = 0, 0
-        while index < self.config.citizens:
+        while index < stop:
             household = self._household(household_number)
-            for _ in range(min(household.size, self.config.citizens - index)):
-                yield self._citizen(index, household)
+            for _ in range(min(household.size, stop - index)):
+                if index >= start:
+                    yield self._citizen(index, household)
+                else:
+                    self._next_serial(*_birth_and_sex(self.config, index))
                 index += 1
             household_number += 1
+
+    def _next_serial(self, birth_date: dt.date, female: bool) -> int:
+        serial = self._serials.get((birth_date, female), 0)
+        self._serials[(birth_date, female)] = serial + 1
+        return serial
 
     def _household(self, number: int) -> _Household:
         rng = stream(self.config.seed, "household", number)
@@ -157,14 +171,10 @@ class CitizenFactory:
     def _citizen(self, index: int, household: _Household) -> Citizen:
         rng = stream(self.config.seed, "citizen", index)
         today = self.config.today
-        band = AGE_PYRAMID[weighted_choice(rng, _BANDS, _AGE_CUMULATIVE)]
-        age_days = int((band[0] + rng.random() * (5 if band[0] < 90 else 10)) * 365.25)
-        birth_date = today - dt.timedelta(days=age_days)
-        female = rng.random() >= band[2]
+        band, birth_date, female = _first_draws(rng, today)
         surname = household.surname if rng.random() < 0.55 else choose_surname(rng)
         given = choose_given_name(rng, birth_year=birth_date.year, female=female)
-        serial = self._serials.get((birth_date, female), 0)
-        self._serials[(birth_date, female)] = serial + 1
+        serial = self._next_serial(birth_date, female)
         rrn = make_rrn(birth_date, female=female, serial=serial % 1000)
         lifestyle = _lifestyle(rng, female=female, age=band[0])
         death_date = _death_date(rng, birth_date, self.config)
@@ -188,6 +198,19 @@ class CitizenFactory:
             diagnoses=_diagnoses(rng, birth_date, age_now, female, reference_day, lifestyle),
             death_date=death_date,
         )
+
+
+def _first_draws(
+    rng: random.Random, today: dt.date
+) -> tuple[tuple[int, float, float], dt.date, bool]:
+    band = AGE_PYRAMID[weighted_choice(rng, _BANDS, _AGE_CUMULATIVE)]
+    age_days = int((band[0] + rng.random() * (5 if band[0] < 90 else 10)) * 365.25)
+    return band, today - dt.timedelta(days=age_days), rng.random() >= band[2]
+
+
+def _birth_and_sex(config: SynthConfig, index: int) -> tuple[dt.date, bool]:
+    _, birth_date, female = _first_draws(stream(config.seed, "citizen", index), config.today)
+    return birth_date, female
 
 
 def _lifestyle(rng: random.Random, *, female: bool, age: int) -> Lifestyle:

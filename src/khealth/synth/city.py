@@ -36,9 +36,11 @@ class City:
         for facility in self.facilities:
             yield from facility_resources(facility)
 
-    def citizens(self) -> Iterator[CitizenRecords]:
-        mrns = MrnCounters()
-        for citizen in CitizenFactory(self.config).citizens():
+    def citizens(self, start: int = 0, stop: int | None = None) -> Iterator[CitizenRecords]:
+        """Citizens `start` … `stop - 1` with their records; a shard equals that slice of a
+        whole run, so shards can be generated in separate processes."""
+        for citizen in CitizenFactory(self.config).citizens(start, stop):
+            mrns = MrnCounters(self.config.seed, citizen.index)
             yield CitizenRecords(citizen, citizen_history(citizen, self.config, self.index, mrns))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,15 +63,33 @@ class CitizenOutput:
 
 
 class MrnCounters:
-    """Per-facility sequential MRNs; the only state shared between citizens' histories."""
+    """One citizen's MRNs: derived from (seed, facility, citizen index, registration number).
 
-    def __init__(self) -> None:
-        self._next: dict[str, int] = {}
+    A keyed Feistel permutation of `citizen index × 4 + registration number` over 2**26 values
+    gives 8 digits that are unique within a facility, look unrelated across facilities (so an
+    MRN says nothing about which citizen is behind it), and need no state shared between
+    citizens — which is what lets worker processes generate citizens in parallel.
+    """
+
+    def __init__(self, seed: int, citizen_index: int) -> None:
+        if citizen_index >= 1 << 24:
+            raise ValueError("MRN space holds 16.7 million citizens")
+        self.seed, self.citizen_index = seed, citizen_index
+        self._count: dict[str, int] = {}
 
     def next(self, facility: Facility) -> str:
-        number = self._next.get(facility.id, 0) + 1
-        self._next[facility.id] = number
+        registration = self._count.get(facility.id, 0)
+        self._count[facility.id] = registration + 1
+        number = _permute(f"{self.seed}\x1f{facility.id}", self.citizen_index * 4 + registration)
         return f"{facility.code[-4:]}{number:08d}"
+
+
+def _permute(key: str, value: int) -> int:
+    left, right = value >> 13, value & 0x1FFF
+    for round_ in range(4):
+        digest = hashlib.blake2b(f"{key}\x1f{round_}\x1f{right}".encode(), digest_size=2)
+        left, right = right, left ^ (int.from_bytes(digest.digest(), "big") & 0x1FFF)
+    return (left << 13) | right
 
 
 class History:
