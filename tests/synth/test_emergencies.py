@@ -25,3 +25,26 @@ def test_cardiac_arrests_are_pre_ktas_level_one_with_no_pulse():
     arrests = [i for i in stream if i["true_condition"] == "cardiac_arrest"]
     assert arrests
     assert all(i["pre_ktas"] == 1 and i["vitals"]["heart_rate"] == 0 for i in arrests)
+
+
+def test_ed_capacity_does_not_depend_on_the_hash_seed_of_the_process() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, orjson; from khealth.synth import City, SynthConfig, emergencies; "
+        "c = SynthConfig(citizens=10, seed=1, emergency_days=1); "
+        "print(hashlib.sha1(b''.join(orjson.dumps(x) "
+        "for x in emergencies.capacity(c, City(c).index))).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1

@@ -216,7 +216,8 @@ def _snapshot(
         doctor = facility.on_call(department, moment.weekday())
         if doctor is not None:
             on_call[department] = f"{doctor.id}-role" if rng.random() > 0.05 else None
-    available = sorted(c for c in facility.capabilities if rng.random() > 0.08)
+    # Sorted before drawing: a frozenset iterates in hash-seed order, which differs per process.
+    available = [c for c in sorted(facility.capabilities) if rng.random() > 0.08]
     return {
         "time": instant(moment),
         "facility_id": facility.id,
