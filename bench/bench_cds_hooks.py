@@ -23,11 +23,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.cds_city import SyntheticCitizen, load  # noqa: E402
-from tests.support import Api  # noqa: E402
-
 from khealth.store.factory import open_store  # noqa: E402
 from khealth.synth import City, SynthConfig  # noqa: E402
+from tests.cds_city import SyntheticCitizen, load  # noqa: E402
+from tests.support import Api  # noqa: E402
 
 URL = "/cds-services/khealth-risk-summary"
 CLINICIAN = {"scope": "user/*.rs", "subject": "carol", "role": "clinician"}
