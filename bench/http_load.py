@@ -21,6 +21,7 @@ from bench.dataset import TRANSACTION_BASE, BundleTemplate, renamer
 from bench.measure import KHEALTH, Latency
 
 FHIR_JSON = "application/fhir+json"
+POST_HEADERS = {"Content-Type": FHIR_JSON}
 
 
 def free_port() -> int:
@@ -77,9 +78,9 @@ class Server:
             self.child.wait()
 
 
-def client(base: str, token: str) -> httpx.Client:
+def client(base: str, token: str, timeout: float = 120) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}", "Accept": FHIR_JSON}
-    return httpx.Client(base_url=f"{base}/fhir", headers=headers, timeout=120)
+    return httpx.Client(base_url=f"{base}/fhir", headers=headers, timeout=timeout)
 
 
 def time_gets(
@@ -88,7 +89,8 @@ def time_gets(
     max_seconds: float,
     check: Callable[[Any], None] | None = None,
 ) -> Latency:
-    """GET each path in turn (one connection, no overlap) until done or out of time."""
+    """GET each path in turn (one connection, no overlap) until done or out of time; a
+    request that times out ends the phase."""
     samples: list[float] = []
     errors = 0
     deadline = time.monotonic() + max_seconds
@@ -96,7 +98,13 @@ def time_gets(
         if time.monotonic() > deadline:
             break
         started = time.perf_counter()
-        response = http.get(path)
+        try:
+            response = http.get(path)
+        except httpx.TimeoutException:
+            return Latency(tuple(samples), errors, timeouts=1)  # later ones would queue behind it
+        except httpx.TransportError:
+            errors += 1
+            continue
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             errors += 1
@@ -149,11 +157,13 @@ def post_transactions(
         with client(base, token) as http:
             while (job := next_body()) is not None:
                 body, entries = job
-                response = http.post(
-                    f"{base}/fhir", content=body, headers={"Content-Type": FHIR_JSON}
-                )
+                try:
+                    response = http.post(f"{base}/fhir", content=body, headers=POST_HEADERS)
+                    ok = response.status_code == 200
+                except httpx.TransportError:
+                    ok = False
                 with lock:
-                    if response.status_code == 200:
+                    if ok:
                         totals["resources"] += entries
                     else:
                         totals["bundles"] -= 1

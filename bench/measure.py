@@ -20,6 +20,7 @@ class ImportRun:
     resources: int
     seconds: float  # wall time of the whole process, start-up included
     peak_rss_mb: float
+    cpu_seconds: float  # user + system time of the child: what it would take on an idle core
     summary: str  # the importer's own last line
 
     @property
@@ -42,7 +43,8 @@ def run_import(files: Sequence[Path], url: str, env: dict[str, str], log: Path) 
     if child.returncode != 0:
         raise RuntimeError(f"khealth import failed ({child.returncode}): {summary}")
     created = _created(summary)
-    return ImportRun(created, seconds, usage.ru_maxrss / 1024, summary)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ImportRun(created, seconds, usage.ru_maxrss / 1024, cpu, summary)
 
 
 def _created(summary: str) -> int:
@@ -55,6 +57,7 @@ def _created(summary: str) -> int:
 class Latency:
     samples: tuple[float, ...]  # milliseconds
     errors: int = 0
+    timeouts: int = 0
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.samples)

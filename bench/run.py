@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +77,7 @@ class Options:
     phase_seconds: float
     bundles: int
     bundle_seconds: float
+    request_timeout: float
     threads: int
     http_workers: int
     everything_size: int
@@ -106,6 +107,7 @@ def parse(argv: Sequence[str] | None) -> Options:
     )
     p.add_argument("--bundles", type=int, default=96, help="transaction Bundles to POST")
     p.add_argument("--bundle-seconds", type=float, default=180)
+    p.add_argument("--request-timeout", type=float, default=60, help="seconds per HTTP request")
     p.add_argument("--threads", type=int, default=4, help="concurrent HTTP clients for Bundles")
     p.add_argument("--http-workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--everything-size", type=int, default=1000)
@@ -122,7 +124,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         p.error("--backends takes sqlite and/or postgres")
     return Options(a.resources, backends, a.skip_http, a.skip_profile, a.skip_others, a.reads,
                    a.everything_calls, a.search_calls, a.phase_seconds, a.bundles,
-                   a.bundle_seconds, a.threads, a.http_workers, a.everything_size, a.batch_size,
+                   a.bundle_seconds, a.request_timeout, a.threads, a.http_workers, a.everything_size, a.batch_size,
                    a.data, a.postgres_admin_url, a.scratch, a.output, a.keep, a.seed)  # fmt: skip
 
 
@@ -183,9 +185,11 @@ def run_backend(
             if backend == "postgres":
                 analyze_postgres(url)
             if not opts.skip_http:
-                _http(result, opts, data, source, floor, url, env, folder)
+                _guarded(result, "HTTP", lambda: _http(result, opts, data, source, floor, url, env, folder))  # fmt: skip
             if not opts.skip_profile:
-                result.profile = _profile(data, source, url, folder)
+                _guarded(result, "profile", lambda: _profile(result, source, url, folder))
+        except Exception as error:  # what was measured so far is still reported
+            result.notes.append(f"the run stopped: {type(error).__name__}: {error}")
         finally:
             floor.close()
     result.load = load.describe()
@@ -209,6 +213,11 @@ def _floor_and_import(
         Figure("bulk import peak memory (RSS of the process)", run.peak_rss_mb, "MB", Target("<=", 500)),
     ]  # fmt: skip
     result.notes.append(f"importer's own summary: {run.summary}")
+    result.notes.append(
+        f"importer CPU time (user + system): {run.cpu_seconds:,.0f} s, "
+        f"{run.resources / max(run.cpu_seconds, 1e-9):,.0f} resources per CPU-second of the importer "
+        "(on PostgreSQL the server's own CPU comes on top)"
+    )
     result.notes.append(f"floor insert: {bare.resources:,} rows in {bare.seconds:,.1f} s")
     result.floor_rate = bare.rate
 
@@ -224,17 +233,23 @@ def _http(
     tokens = TokenService(load_or_create_key(settings.data_dir), settings.token_issuer)
     token = tokens.issue("system/*.cruds", subject="bench", ttl=24 * 3600)
     with Server(url, env, folder / "server.log", opts.http_workers) as server:
-        say(f"{result.backend}: serving on {server.base}; latencies")
-        with client(server.base, token) as http:
+        say(f"{result.backend}: serving on {server.base}; reads")
+        with client(server.base, token, opts.request_timeout) as http:
             _reads(result, opts, data, floor, http)
             _everything(result, opts, data, floor, http)
-            for name, query, target in SEARCHES:
-                _search(
-                    result, opts, floor, http, name, query.format(family=data.family_name), target
-                )
-        say(f"{result.backend}: transaction Bundles over HTTP")
-        run = post_transactions(server.base, token, transaction_templates(source), opts.threads,
-                                opts.bundles, opts.bundle_seconds)  # fmt: skip
+            _transactions(result, opts, source, server.base, token)
+            for name, query, target in SEARCHES:  # last: a slow one must not hold up the rest
+                say(f"{result.backend}: {name}")
+                found = query.format(family=data.family_name)
+                _search(result, opts, floor, http, name, found, target)
+
+
+def _transactions(
+    result: BackendReport, opts: Options, source: Source, base: str, token: str
+) -> None:
+    say(f"{result.backend}: transaction Bundles over HTTP")
+    run = post_transactions(base, token, transaction_templates(source), opts.threads,
+                            opts.bundles, opts.bundle_seconds)  # fmt: skip
     note = f"{run.bundles} Bundles, {run.resources:,} resources, {run.threads} clients" + (
         f", {run.errors} failed" if run.errors else ""
     )
@@ -248,6 +263,8 @@ def _percentiles(
 ) -> None:  # fmt: skip
     bare = Latency(tuple(floor))
     n = f"n={len(http.samples)}" + (f", {http.errors} errors" if http.errors else "")
+    if http.timeouts:
+        n += ", then a request timed out"
     for p in which:
         t = target if p == "p95" else None
         value, under = getattr(http, p), getattr(bare, p)
@@ -270,9 +287,9 @@ def _everything(
     result: BackendReport, opts: Options, data: Dataset, floor: FloorTable, http: httpx.Client
 ) -> None:
     path = f"Patient/{data.everything_patient}/$everything"
-    first = http.get(path)
-    first.raise_for_status()
-    answer = first.json()
+    answer = _first(result, http, "`$everything`", path, Target("<=", 150))
+    if answer is None:
+        return
     ids = _entry_ids(answer)
     calls = [path] * opts.everything_calls
     measured = time_gets(http, calls, opts.phase_seconds)
@@ -285,20 +302,47 @@ def _search(
     result: BackendReport, opts: Options, floor: FloorTable, http: httpx.Client,
     name: str, query: str, target: Target | None,
 ) -> None:  # fmt: skip
-    first = http.get(query)
-    first.raise_for_status()
-    ids = _entry_ids(first.json())
+    answer = _first(result, http, name, query, target)
+    if answer is None:
+        return
+    ids = _entry_ids(answer)
     measured = time_gets(http, [query] * opts.search_calls, opts.phase_seconds)
     bare = fetch_latencies(floor, [ids] * len(measured.samples))
     note = f"{len(ids)} entries on the page"
     _percentiles(result, name, measured, bare, target, ("p50", "p95"), note)
 
 
+def _first(
+    result: BackendReport, http: httpx.Client, name: str, path: str, target: Target | None
+) -> dict[str, Any] | None:
+    """The first answer (its ids are the floor's rows), or a figure saying why there is none."""
+    started = time.perf_counter()
+    try:
+        response = http.get(path)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+    except httpx.HTTPError as error:
+        seconds = time.perf_counter() - started
+        why = "timed out" if isinstance(error, httpx.TimeoutException) else type(error).__name__
+        note = f"first request {why} after {seconds:,.0f} s"
+        result.figures.append(Figure(f"{name} p95", float("nan"), "ms", target, None, note))
+        return None
+
+
 def _entry_ids(bundle: dict[str, Any]) -> list[str]:
     return [e["resource"]["id"] for e in bundle.get("entry", [])]
 
 
-def _profile(data: Dataset, source: Source, url: str, folder: Path) -> dict[str, Any]:
+def _guarded(result: BackendReport, stage: str, work: Callable[[], None]) -> None:
+    try:
+        work()
+    except Exception as error:  # the other stages still run and are reported
+        say(f"{result.backend}: {stage} stopped: {type(error).__name__}")
+        result.notes.append(f"{stage} stopped: {type(error).__name__}: {error}")
+
+
+def _profile(result: BackendReport, source: Source, url: str, folder: Path) -> None:
     say("profiling two import batches")
     one_copy = unique_resources(source)
     lines = [orjson.dumps(r) for r in one_copy]
@@ -311,8 +355,7 @@ def _profile(data: Dataset, source: Source, url: str, folder: Path) -> dict[str,
          "--profile", str(measured)],
         capture_output=True, check=True, cwd=REPO,
     )  # fmt: skip
-    profile: dict[str, Any] = orjson.loads(done.stdout)
-    return profile
+    result.profile = orjson.loads(done.stdout)
 
 
 def _head(blob: bytes, lines: int) -> bytes:
@@ -337,9 +380,12 @@ def method(opts: Options, source: Source, data: Dataset, ndjson_bytes: int) -> l
         "bearer token `system/*.cruds`; latencies from one keep-alive `httpx` connection, one "
         f"request at a time, after a warm-up: read by id of {opts.reads:,} random resources "
         f"(random copy, random type), `$everything` {opts.everything_calls}×, each search "
-        f"{opts.search_calls}× (every phase also stops after {opts.phase_seconds:.0f} s). "
+        f"{opts.search_calls}× (every phase also stops after {opts.phase_seconds:.0f} s, or at "
+        f"a request that takes over {opts.request_timeout:.0f} s). "
         f"Transaction Bundles: the Synthea patient Bundles with every uuid renamed per post, "
-        f"up to {opts.bundles} Bundles from {opts.threads} concurrent clients.",
+        f"up to {opts.bundles} Bundles from {opts.threads} concurrent clients. Order: reads, "
+        "`$everything`, Bundles, then the searches (last, so that a slow one holds up nothing; "
+        "they see the resources the Bundles added, about 2 % more).",
         "- Searches: "
         + "; ".join(f"{name} `{q.format(family=data.family_name)}`" for name, q, _ in SEARCHES)
         + " (the family name is that of the first Synthea patient; every copy has one).",
@@ -387,7 +433,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = write_dataset(source, scratch / "ndjson", opts.resources, opts.everything_size)
         size = sum(f.stat().st_size for f in data.files)
         say(f"{data.resources:,} resources, {size / 1e9:.2f} GB")
-        reports = [run_backend(b, opts, data, source, scratch) for b in opts.backends]
+        reports: list[BackendReport] = []
+        for backend in opts.backends:
+            reports.append(run_backend(backend, opts, data, source, scratch))
+            # written after each backend, so that a later failure keeps what was measured
+            report.write_document(opts.output, generated(opts, source, data, size, reports, []))
         others = [] if opts.skip_others else _others()
         report.write_document(opts.output, generated(opts, source, data, size, reports, others))
         say(f"wrote {opts.output}")
