@@ -54,6 +54,9 @@ def _load_city(records: object, data_dir: Path, citizens: int) -> None:
         BulkImporter(records, ctx, progress=bar, report=bar.write).run(files)
     finally:
         bar.close()
+    optimize = getattr(records.store, "optimize", None)  # SQL stores: refresh statistics
+    if optimize is not None:
+        optimize()
 
 
 def _first_patient(records: object) -> str | None:

@@ -84,6 +84,8 @@ def import_files(
     code = 0
     try:
         importer.run(files)
+        if importer.summary.resources:
+            store.optimize()
     except ImportStopped as stopped:
         bar.write(f"stopped: {stopped.summary()} (nothing of that batch was stored)")
         code = 1
