@@ -155,7 +155,7 @@ def demo(
         f"  health / metrics    {base}/health  {base}/metrics\n"
         f"  HL7 v2 (MLLP)       {host}:2575  (feed health: {base}/api/feeds/health)\n\n"
         "Demo sign-ins (bearer tokens, valid 12 hours; the sign-in pages arrive with the trust layer):\n"
-        f"  operator (all data):  {tokens.issue('system/*.cruds', subject='olivia', role=Role.OPERATOR, ttl=43200)}\n"
+        f"  platform service (scripts; every record):  {tokens.issue('system/*.cruds', subject='demo-script', role=Role.SERVICE, ttl=43200)}\n"
     )
     if patient:
         citizen = tokens.issue("patient/*.rs", subject="demo-citizen", role=Role.CITIZEN,
