@@ -154,7 +154,7 @@ def demo(
         f"  FHIR API            {base}/fhir  (metadata: {base}/fhir/metadata)\n"
         f"  health / metrics    {base}/health  {base}/metrics\n"
         f"  HL7 v2 (MLLP)       {host}:2575  (feed health: {base}/api/feeds/health)\n\n"
-        "Demo sign-ins (bearer tokens, valid 12 hours; the sign-in pages arrive with the trust layer):\n"
+        f"Demo tokens for scripts and pages (valid 12 hours; people sign in at {base}/auth/login):\n"
         f"  platform service (scripts; every record):  {tokens.issue('system/*.cruds', subject='demo-script', role=Role.SERVICE, ttl=43200)}\n"
     )
     if patient:
