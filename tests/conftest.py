@@ -13,21 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from khealth.records.service import Records
 from khealth.store.engine import make_engine
 from khealth.store.factory import open_store
 from khealth.store.memory import MemoryStore
 from khealth.store.migrate import upgrade
-from khealth.store.schema import metadata
-from khealth.store.sql import SqlStore
+from tests.postgres import PostgresUnavailable, empty_tables, private_database
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-PG_ADMIN_URL = os.environ.get(
-    "KHEALTH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 BACKENDS = ["memory", "sqlite", "postgres"]
 
 
@@ -55,30 +50,11 @@ def _worker() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     # The pid keeps concurrent runs (several developers, CI) from dropping each other's database.
-    name = f"khealth_test_{_worker()}_{os.getpid()}"
     try:
-        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # no server: skip, unless CI demands PostgreSQL
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {error}")
-        pytest.skip(f"PostgreSQL is not reachable: {type(error).__name__}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _empty_postgres(store: SqlStore) -> None:
-    names = ", ".join(t.name for t in metadata.sorted_tables)
-    with store.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        with private_database(f"khealth_test_{_worker()}_{os.getpid()}") as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -97,7 +73,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
         return
     url = request.getfixturevalue("postgres_url")
     pg_store = open_store(url)
-    _empty_postgres(pg_store)
+    empty_tables(pg_store)
     yield pg_store
     pg_store.close()
 

@@ -23,18 +23,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from khealth.access.tokens import TokenService, load_or_create_key
 from khealth.core.errors import KhealthError
 from khealth.records.service import Records
-from khealth.store.engine import make_engine
 from khealth.store.factory import open_store
-from khealth.store.migrate import upgrade
-from khealth.store.schema import metadata
 from khealth.store.sql import SqlStore
-from tests.conftest import PG_ADMIN_URL
 from tests.fhir_http import MRN, observation, patient
+from tests.postgres import PostgresUnavailable, empty_tables, private_database
 from tests.support import system_context
 
 pytestmark = pytest.mark.integration
@@ -46,24 +42,11 @@ MARKER = "urn:khealth:test:bundle"
 def private_postgres_url() -> Iterator[str]:
     """A database of this process alone: these tests kill servers and race writers, and
     must not share tables with another test run truncating them meanwhile."""
-    name = f"khealth_reliability_{os.getpid()}"
     try:
-        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # no server: skip, unless CI demands PostgreSQL
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {error}")
-        pytest.skip(f"PostgreSQL is not reachable: {type(error).__name__}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        with private_database(f"khealth_reliability_{os.getpid()}") as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
 
 
 @pytest.fixture
@@ -74,9 +57,7 @@ def sql_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
         store = open_store(f"sqlite:///{path}")
     else:
         store = open_store(request.getfixturevalue("private_postgres_url"))
-        names = ", ".join(t.name for t in metadata.sorted_tables)
-        with store.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        empty_tables(store)
     yield store
     store.close()
 

@@ -19,19 +19,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from khealth.core.errors import KhealthError
 from khealth.fhir.search_parse import parse_search
 from khealth.records.ports import ResourceStore
 from khealth.records.service import Records
-from khealth.store.engine import make_engine
 from khealth.store.factory import open_store
 from khealth.store.memory import MemoryStore
-from khealth.store.migrate import upgrade
-from khealth.store.schema import metadata
 from khealth.store.sql import SqlStore
-from tests.conftest import PG_ADMIN_URL
+from tests.postgres import PostgresUnavailable, empty_tables, private_database
 from tests.support import FrozenClock, system_context
 
 pytestmark = pytest.mark.property
@@ -241,28 +237,14 @@ def searches(draw: st.DrawFn) -> tuple[str, list[tuple[str, str]]]:
 def pg_url() -> Iterator[str | None]:
     """A private PostgreSQL database (ICU en-US collation), or None: then only SQLite is
     compared."""
-    name = f"khealth_property_{os.getpid()}"
+    # a language collation, as a production database would have: sorting must
+    # still follow the reference's code point order ("lee-kim" before "leeb")
+    icu = "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0"
     try:
-        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            # a language collation, as a production database would have: sorting must
-            # still follow the reference's code point order ("lee-kim" before "leeb")
-            conn.execute(text(f'CREATE DATABASE "{name}" LOCALE_PROVIDER icu '
-                              "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8' TEMPLATE template0"))  # fmt: skip
-    except Exception as error:
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is not reachable: {error}")
+        with private_database(f"khealth_property_{os.getpid()}", icu) as url:
+            yield url
+    except PostgresUnavailable:
         yield None
-        return
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -277,18 +259,6 @@ def sql_stores(
     yield stores
     for store in stores.values():
         store.close()
-
-
-def _empty(store: SqlStore) -> None:
-    names = [t.name for t in metadata.sorted_tables]
-    with store.engine.begin() as conn:
-        if store.is_postgres:
-            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY"))
-        else:
-            # The audit tables are append-only (triggers); they hold nothing searches read.
-            for name in names:
-                if not name.startswith("audit_"):
-                    conn.execute(text(f"DELETE FROM {name}"))
 
 
 def _load(store: ResourceStore, resources: list[dict[str, Any]]) -> Records:
@@ -320,7 +290,7 @@ def test_sql_stores_return_the_same_ids_as_the_memory_store(
     memory = _load(MemoryStore(), data)
     backends = {}
     for name, store in sql_stores.items():
-        _empty(store)
+        empty_tables(store)
         backends[name] = _load(store, data)
     for resource_type, params in queries:
         try:
