@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from khealth.fhir.fhirdates import format_instant
 
 
 class Clock(Protocol):
@@ -24,13 +26,16 @@ class SystemClock:
         return self._last
 
 
-def format_instant(us: int) -> str:
-    """FHIR instant with microseconds, e.g. ``2026-11-29T08:30:00.123456Z``."""
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_instant(text: str) -> int:
+    """Microseconds since the epoch of an ISO instant (no zone = UTC), in integers so that
+    a value written by :func:`format_instant` comes back exactly."""
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1_000_000)
+    return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+__all__ = ["Clock", "SystemClock", "format_instant", "parse_instant"]

@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -572,8 +573,6 @@ class SqlSession:
 
 
 def true_if_any(param: str, column: Any) -> Any:
-    from sqlalchemy import true
-
     return true() if param == "*" else column == param
 
 

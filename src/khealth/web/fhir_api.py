@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from khealth.access.context import AccessContext
-from khealth.core.errors import InvalidRequest, Issue
+from khealth.core.errors import InvalidRequest, Issue, UnsupportedMediaType
 from khealth.fhir.search_model import SearchQuery, TotalMode
 from khealth.fhir.search_parse import parse_search
 from khealth.fhir.validation import validate_resource
@@ -110,8 +110,6 @@ async def type_history(resource_type: str, request: Request, ctx: Caller) -> Res
 async def search_post(resource_type: str, request: Request, ctx: Caller) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip()
     if media and media != "application/x-www-form-urlencoded":
-        from khealth.core.errors import UnsupportedMediaType
-
         raise UnsupportedMediaType([Issue("not-supported", "_search takes a form-encoded body")])
     form = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
     params = list(request.query_params.multi_items()) + form

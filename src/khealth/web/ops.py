@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -48,8 +49,6 @@ async def health(request: Request) -> Response:
     status = 200 if database == "up" else 503
     body = {"status": "ok" if status == 200 else "unavailable", "live": True,
             "ready": database == "up", "database": database}  # fmt: skip
-    import orjson
-
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
@@ -66,6 +65,6 @@ async def metadata(request: Request) -> Response:
 @fhir_meta.get("/.well-known/smart-configuration")
 async def smart(request: Request) -> Response:
     return Response(
-        __import__("orjson").dumps(smart_configuration(base_url(request))),
+        orjson.dumps(smart_configuration(base_url(request))),
         media_type="application/json",
     )
