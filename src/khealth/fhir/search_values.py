@@ -60,6 +60,8 @@ def search_error(label: str, message: str, code: str = "invalid") -> InvalidRequ
 
 def split_escaped(text: str, separator: str) -> list[str]:
     """Split on unescaped ``separator``, keeping escapes for the next level to see."""
+    if "\\" not in text:  # the common case, without the character loop
+        return text.split(separator)
     parts: list[str] = []
     current: list[str] = []
     chars = iter(text)
@@ -78,6 +80,8 @@ def split_escaped(text: str, separator: str) -> list[str]:
 
 def unescape(text: str) -> str:
     """Drop the backslash of ``\\,`` ``\\|`` ``\\$`` ``\\\\``; other backslashes stay."""
+    if "\\" not in text:
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
