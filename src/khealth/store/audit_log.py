@@ -32,6 +32,15 @@ from khealth.store.schema import audit_checkpoint, audit_log, audit_patient
 AUDIT_LOCK = 0x6B_68_61_75_64_69_74  # "khaudit"
 FETCH = 20_000  # rows per round trip when streaming the log
 
+_HEAD = select(audit_log.c.seq, audit_log.c.entry_hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT_ENTRY = insert(audit_log)
+_INSERT_PATIENT = insert(audit_patient)
+_LAST_CHECKPOINT = (
+    select(audit_checkpoint.c.seq, audit_checkpoint.c.recorded)
+    .order_by(audit_checkpoint.c.seq.desc())
+    .limit(1)
+)
+
 
 @dataclass(slots=True)
 class Sealing:
@@ -39,6 +48,10 @@ class Sealing:
 
     signer: Signer
     policy: SealPolicy = field(default_factory=SealPolicy)
+    #: (seq, recorded) of the last checkpoint this process read from the database.  It can
+    #: only be older than the real last one, and an older one makes a checkpoint look due
+    #: sooner, never later: so "not due" by it is final, and "due" is checked in the database.
+    seen: tuple[int, int] = (0, 0)
 
 
 def seal_audit_log(store: object, signer: Signer, policy: SealPolicy | None = None) -> None:
@@ -54,30 +67,27 @@ def append(
     """Chain one entry onto the head; index its patients; checkpoint when due."""
     if is_postgres:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK})
-    head = conn.execute(
-        select(audit_log.c.seq, audit_log.c.entry_hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+    head = conn.execute(_HEAD).first()
     seq, prev = (int(head.seq) + 1, bytes(head.entry_hash)) if head else (1, GENESIS)
     digest = entry_hash(seq, recorded, event, prev)
     conn.execute(
-        insert(audit_log).values(
-            seq=seq, recorded=recorded, content=event, prev_hash=prev, entry_hash=digest
-        )
+        _INSERT_ENTRY,
+        {"seq": seq, "recorded": recorded, "content": event, "prev_hash": prev, "entry_hash": digest},
     )
     if patients:
-        conn.execute(insert(audit_patient), [{"seq": seq, "patient_id": p} for p in patients])
+        conn.execute(_INSERT_PATIENT, [{"seq": seq, "patient_id": p} for p in patients])
     if sealing is not None:
         _checkpoint_if_due(conn, sealing, seq, recorded)
     return seq
 
 
 def _checkpoint_if_due(conn: Connection, sealing: Sealing, seq: int, recorded: int) -> None:
-    last = conn.execute(
-        select(audit_checkpoint.c.seq, audit_checkpoint.c.recorded)
-        .order_by(audit_checkpoint.c.seq.desc())
-        .limit(1)
-    ).first()
+    seen_seq, seen_recorded = sealing.seen
+    if 0 < seen_seq < seq and not sealing.policy.due(seq - seen_seq, recorded, seen_recorded):
+        return
+    last = conn.execute(_LAST_CHECKPOINT).first()
     last_seq, last_recorded = (int(last.seq), int(last.recorded)) if last else (0, 0)
+    sealing.seen = (last_seq, last_recorded)
     if sealing.policy.due(seq - last_seq, recorded, last_recorded):
         write_checkpoint(conn, sealing.signer, last_seq + 1, seq, recorded)
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Engine,
     Table,
     and_,
+    bindparam,
     delete,
     false,
     func,
@@ -63,6 +64,15 @@ _CURRENT = (
     resource.c.last_updated,
     resource.c.deleted,
     resource.c.content,
+)
+
+#: read by id, with the resource's compartments in the same round trip (one row per
+#: patient; a resource in no compartment gives one row with a NULL patient)
+_CURRENT_WITH_PATIENTS = (
+    select(*_CURRENT, compartment.c.patient_id)
+    .select_from(resource)
+    .outerjoin(compartment, compartment.c.res_pk == resource.c.pk)
+    .where(resource.c.type == bindparam("t"), resource.c.id == bindparam("i"))
 )
 
 
@@ -226,13 +236,19 @@ class SqlSession:
         self.is_postgres = is_postgres
         self.sealing = sealing  # signs audit checkpoints (issue 5)
         self.compiler = SearchCompiler()
+        # the compartments of what this transaction read, so that the consent check and
+        # the audit's patient index need no second query (dropped when written)
+        self._patients: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- reads -----------------------------------------------------------------------
     def current(self, resource_type: str, id: str) -> StoredVersion | None:
-        row = self.conn.execute(
-            select(*_CURRENT).where(resource.c.type == resource_type, resource.c.id == id)
-        ).first()
-        return _version(row) if row else None
+        rows = self.conn.execute(_CURRENT_WITH_PATIENTS, {"t": resource_type, "i": id}).all()
+        if not rows:
+            return None
+        self._patients[(resource_type, id)] = frozenset(
+            r.patient_id for r in rows if r.patient_id is not None
+        )
+        return _version(rows[0])
 
     def current_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
         """One SELECT per call: ``type = t AND id IN (...)`` for each type, OR-ed, so the
@@ -261,6 +277,9 @@ class SqlSession:
         return _version(row, row.method) if row else None
 
     def compartments_of(self, resource_type: str, id: str) -> frozenset[str]:
+        known = self._patients.get((resource_type, id))
+        if known is not None:
+            return known
         rows = self.conn.execute(
             select(compartment.c.patient_id)
             .join(resource, resource.c.pk == compartment.c.res_pk)
@@ -278,10 +297,14 @@ class SqlSession:
 
     def patients_of(self, keys: Sequence[tuple[str, str]]) -> frozenset[str]:
         by_type: dict[str, set[str]] = {}
-        for resource_type, id in keys:
-            by_type.setdefault(resource_type, set()).add(id)
+        known: set[str] = set()
+        for key in keys:
+            if (cached := self._patients.get(key)) is not None:
+                known |= cached
+            else:
+                by_type.setdefault(key[0], set()).add(key[1])
         if not by_type:
-            return frozenset()
+            return frozenset(known)
         where = or_(*(and_(resource.c.type == t, resource.c.id.in_(sorted(ids)))
                       for t, ids in by_type.items()))  # fmt: skip
         found = self.conn.execute(
@@ -290,7 +313,7 @@ class SqlSession:
             .join(resource, resource.c.pk == compartment.c.res_pk)
             .where(where)
         ).scalars()
-        return frozenset(found)
+        return frozenset(found) | known
 
     def access_log(
         self, patients: Sequence[str], before: int | None, count: int
@@ -339,6 +362,8 @@ class SqlSession:
         self.put_many([write])
 
     def put_many(self, writes: Sequence[Write]) -> None:
+        for w in writes:
+            self._patients.pop((w.version.resource_type, w.version.id), None)
         table_rows: dict[str, list[dict[str, Any]]] = {k: [] for k in INDEX_TABLES}
         compartment_rows: list[dict[str, Any]] = []
         pks = self._put_currents(writes)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from khealth import __version__
 from khealth.access.audit_signing import KeySigner
@@ -40,6 +41,7 @@ from khealth.web import (
 from khealth.web.deps import Services
 
 log = structlog.get_logger("khealth.web")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a caller's id is kept only if it is plain
 
 
 def build_services(settings: Settings, store: ResourceStore | None = None) -> Services:
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     app.state.services = services
     app.state.bulk_exports = bulk_exports
     errors.install(app)
-    app.middleware("http")(_request_log)
+    app.add_middleware(RequestLog)
     app.include_router(ops.router)
     app.include_router(ops.fhir_meta)
     pages.install(app)
@@ -94,24 +96,41 @@ def create_app(settings: Settings | None = None, store: ResourceStore | None = N
     return app
 
 
-async def _request_log(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """One JSON log line per request: method, route template, status, time, request id.
-    The URL's query and the path's ids are left out: they can identify a patient."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    started = time.perf_counter()
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        response = await call_next(request)
-    finally:
-        structlog.contextvars.unbind_contextvars("request_id")
-    elapsed = time.perf_counter() - started
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    ops.observe(request.method, template, response.status_code, elapsed)
-    log.info("request", request_id=request_id, method=request.method, route=template,
-             status=response.status_code, ms=round(elapsed * 1000, 2))  # fmt: skip
-    response.headers["X-Request-Id"] = request_id
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+class RequestLog:
+    """One JSON log line per request: method, route template, status, time, request id; the
+    id and ``nosniff`` go on the response.  The URL's query and the path's ids are left out:
+    they can identify a patient.  Plain ASGI (not BaseHTTPMiddleware, whose extra task and
+    streams cost more than a read by id does)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                extra = [(b"x-request-id", request_id.encode("latin-1")),
+                         (b"x-content-type-options", b"nosniff")]  # fmt: skip
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            elapsed = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", "unmatched")
+            ops.observe(scope["method"], template, status, elapsed)
+            log.info("request", request_id=request_id, method=scope["method"], route=template,
+                     status=status, ms=round(elapsed * 1000, 2))  # fmt: skip
