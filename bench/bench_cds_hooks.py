@@ -26,10 +26,13 @@ sys.path.insert(0, str(REPO))
 from khealth.store.factory import open_store  # noqa: E402
 from khealth.synth import City, SynthConfig  # noqa: E402
 from tests.cds_city import SyntheticCitizen, load  # noqa: E402
+from tests.consent_support import share_for_treatment  # noqa: E402
 from tests.support import Api  # noqa: E402
 
 URL = "/cds-services/khealth-risk-summary"
-CLINICIAN = {"scope": "user/*.rs", "subject": "carol", "role": "clinician"}
+# carol works at a facility that holds none of the records: the citizen shares them for
+# treatment (as in tests/integration/test_cds_hooks.py), so the consent gate runs as in use
+CLINICIAN = {"scope": "user/*.rs", "subject": "carol", "role": "clinician", "facility": "fa"}
 
 
 def build(directory: Path, citizens: int) -> tuple[Api, SyntheticCitizen]:
@@ -43,6 +46,7 @@ def build(directory: Path, citizens: int) -> tuple[Api, SyntheticCitizen]:
         if heaviest is None or len(person.resources) > len(heaviest.resources):
             heaviest = person
     assert heaviest is not None
+    share_for_treatment(records, list(heaviest.patient_ids))
     return api, heaviest
 
 
@@ -56,6 +60,7 @@ def call(api: Api, patient_id: str, prefetch: dict[str, Any] | None) -> float:
     response = api.client.post(URL, json=body, headers=headers)
     elapsed = (time.perf_counter() - started) * 1000
     assert response.status_code == 200, response.text
+    assert response.json()["cards"], "the clinician must see the record (consent)"
     return elapsed
 
 
