@@ -90,6 +90,19 @@ CASES = [
     ("Patient", "_tag=http://khealth.example/tags|demo", ["kim"]),
     ("Patient", "_id=kim,muller", ["kim", "muller"]),
     ("Observation", "code=http://loinc.org|2345-7", ["glu1", "glu2"]),
+    # many codes of one system (one IN list in SQL), with others beside them
+    (
+        "Observation",
+        "code=http://loinc.org|2345-7,http://loinc.org|29463-7",
+        ["glu1", "glu2", "wt1"],
+    ),
+    (
+        "Observation",
+        "code=http://loinc.org|2345-7,http://loinc.org|0-0,85354-9",
+        ["glu1", "glu2", "bp1"],
+    ),
+    ("Observation", "code=http://loinc.org|2345-7,http://snomed.info/sct|2345-7", ["glu1", "glu2"]),
+    ("Observation", "code:not=http://loinc.org|2345-7,http://loinc.org|29463-7", ["bp1"]),
     ("Observation", "code:text=측정", ["glu1", "glu2", "wt1"]),
     # string: prefix, case and accent insensitive; Hangul syllables stay whole
     ("Patient", "family=김", ["kim"]),

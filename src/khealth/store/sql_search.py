@@ -215,9 +215,34 @@ class SearchCompiler:
             has_rows = r.c.pk.in_(select(table.c.res_pk).where(*base))
             return not_(has_rows) if crit.missing else has_rows
         inner = None if crit.modifier == "not" else crit.modifier
-        alternatives = [self._one(v, table, inner) for v in crit.values]
+        alternatives = self._alternatives(crit.values, table, inner)
         matched = r.c.pk.in_(select(table.c.res_pk).where(*base, or_(*alternatives)))
         return not_(matched) if crit.modifier == "not" else matched
+
+    def _alternatives(
+        self,
+        values: Sequence[SearchValue | CompositeSearch],
+        table: FromClause,
+        modifier: str | None,
+    ) -> list[Cond]:
+        """One condition per ORed value, except that many ``system|code`` tokens of one
+        system become ``system = s AND code IN (...)``: one index range per code, and one
+        cached statement however many codes (a feed looks up a group's identifiers so)."""
+        codes: dict[str, list[str]] = {}
+        if modifier is None and table is INDEX_TABLES["token"]:
+            for v in values:
+                if isinstance(v, TokenSearch) and v.system and v.code is not None:
+                    codes.setdefault(v.system, []).append(v.code)
+        grouped = {system for system, found in codes.items() if len(found) > 1}
+        conditions = [
+            and_(table.c.system == system, table.c.code.in_(codes[system])) for system in grouped
+        ]
+        conditions.extend(
+            self._one(v, table, modifier)
+            for v in values
+            if not (isinstance(v, TokenSearch) and v.system in grouped and v.code is not None)
+        )
+        return conditions
 
     def _one(
         self, value: SearchValue | CompositeSearch, table: FromClause, modifier: str | None
