@@ -233,7 +233,7 @@ class SearchCompiler:
             for v in values:
                 if isinstance(v, TokenSearch) and v.system and v.code is not None:
                     codes.setdefault(v.system, []).append(v.code)
-        grouped = {system for system, found in codes.items() if len(found) > 1}
+        grouped = [system for system, found in codes.items() if len(found) > 1]  # in order
         conditions = [
             and_(table.c.system == system, table.c.code.in_(codes[system])) for system in grouped
         ]
