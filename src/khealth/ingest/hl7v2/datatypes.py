@@ -47,15 +47,39 @@ _DTM = re.compile(
 
 
 def clean(value: Any) -> Any:
-    """Drop empty strings, lists and objects, recursively (FHIR allows none of them)."""
-    if isinstance(value, dict):
-        out = {k: c for k, v in value.items() if (c := clean(v)) not in (None, "", [], {})}
+    """Drop empty strings, lists and objects and None, recursively (FHIR allows none of
+    them); strings are stripped.  (Called on every resource a message maps to: it
+    dispatches on the exact type rather than walking ``isinstance`` chains.)"""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            item = _clean_item(item)
+            if item is not _DROP:
+                out[key] = item
         return out
-    if isinstance(value, list):
-        return [c for v in value if (c := clean(v)) not in (None, "", [], {})]
-    if isinstance(value, str):
+    if kind is list:
+        return [c for c in map(_clean_item, value) if c is not _DROP]
+    if kind is str:
         return value.strip()
     return value
+
+
+_DROP = object()
+
+
+def _clean_item(item: Any) -> Any:
+    """``clean(item)``, or ``_DROP`` when that is empty or None."""
+    kind = type(item)
+    if kind is str:
+        item = item.strip()
+    elif kind is dict or kind is list:
+        item = clean(item)
+    elif item is None:
+        return _DROP
+    else:
+        return item
+    return item if item else _DROP
 
 
 def cleaned(value: dict[str, Any]) -> dict[str, Any]:

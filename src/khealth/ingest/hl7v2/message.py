@@ -170,6 +170,12 @@ def _segment(line: str, d: Delimiters, is_msh: bool) -> Segment:
 def _field(text: str, d: Delimiters) -> Field:
     if not text:
         return ()
+    if d.escape not in text and d.subcomponent not in text:  # most fields: split only
+        component = d.component
+        return tuple(
+            tuple((part,) for part in repetition.split(component))
+            for repetition in text.split(d.repetition)
+        )
     return tuple(
         tuple(
             tuple(unescape(sub, d) for sub in component.split(d.subcomponent))
