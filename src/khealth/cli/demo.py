@@ -153,7 +153,8 @@ def demo(
         f"  API documentation   {base}/docs\n"
         f"  FHIR API            {base}/fhir  (metadata: {base}/fhir/metadata)\n"
         f"  health / metrics    {base}/health  {base}/metrics\n"
-        f"  HL7 v2 (MLLP)       {host}:2575  (feed health: {base}/api/feeds/health)\n\n"
+        f"  HL7 v2 (MLLP)       {host}:2575  (feed health: {base}/api/feeds/health)\n"
+        f"  DICOMweb            {base}/dicomweb  (C-STORE SCP: AE title KHEALTH on {host}:11112)\n\n"
         f"Demo tokens for scripts and pages (valid 12 hours; people sign in at {base}/auth/login):\n"
         f"  platform service (scripts; every record):  {tokens.issue('system/*.cruds', subject='demo-script', role=Role.SERVICE, ttl=43200)}\n"
     )
@@ -174,4 +175,5 @@ def demo(
     if serve:
         from khealth.cli.server import serve as serve_command
 
-        serve_command(host=host, port=port, database=None, mllp_port=2575, workers=1)
+        serve_command(host=host, port=port, database=None, mllp_port=2575, workers=1,
+                      dicom_port=11112)  # fmt: skip

@@ -24,6 +24,17 @@ def serve(
     ] = None,
     mllp_port: Annotated[int | None, typer.Option(help="HL7 v2 MLLP port (off by default)")] = None,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    dicom_port: Annotated[
+        int | None, typer.Option(help="DICOM C-STORE SCP port (off by default)")
+    ] = None,
+    dicom_ae_title: Annotated[str, typer.Option(help="the C-STORE SCP's AE title")] = "KHEALTH",
+    dicom_peer: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CALLING_AE=ORGANIZATION_ID: a sender and its facility (repeatable; "
+            "when given, other calling AE titles are rejected)"
+        ),
+    ] = None,
 ) -> None:
     """Serve the FHIR API and pages; creates or upgrades the schema first."""
     import uvicorn
@@ -35,6 +46,8 @@ def serve(
     configure_logging()
     if mllp_port is not None:
         _start_mllp(host, mllp_port)
+    if dicom_port is not None:
+        _start_dicom(host, dicom_port, port, dicom_ae_title, dicom_peer or [])
     uvicorn.run(
         "khealth.web.main:app",
         host=host,
@@ -65,6 +78,33 @@ def _start_mllp(host: str, port: int) -> None:
     feed = open_feed(store, Records(store), settings.data_dir)
     MllpThread(feed.handle_many, MllpSettings(host=host, port=port)).start()
     typer.echo(f"HL7 v2 MLLP listening on {host}:{port}", err=True)
+
+
+def _start_dicom(host: str, port: int, http_port: int, ae_title: str, peers: list[str]) -> None:
+    """The C-STORE SCP in this process (pynetdicom's threads), over its own imaging service
+    and database connections, storing as STOW-RS does (docs/imaging.md)."""
+    from khealth.core.config import get_settings
+    from khealth.imaging.dimse import DimseSettings, StoreScp, parse_peers
+    from khealth.imaging.objectstore import FileObjectStore
+    from khealth.imaging.service import Imaging
+    from khealth.records.service import Records
+    from khealth.store.factory import open_store
+    from khealth.web.dicomweb import dicom_index
+
+    settings = get_settings()
+    configured = str(settings.base_url or "").rstrip("/")
+    base = configured.removesuffix("/fhir") if configured else f"http://{host}:{http_port}"
+    store = open_store(settings.resolved_database_url(), migrate=True)
+    imaging = Imaging(Records(store), dicom_index(store), FileObjectStore(settings.data_dir / "objects"))  # fmt: skip
+    try:
+        scp = StoreScp(imaging, DimseSettings(host=host, port=port, ae_title=ae_title,
+                                              peers=parse_peers(peers),
+                                              endpoint_address=f"{base}/dicomweb"))  # fmt: skip
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    scp.start()
+    typer.echo(f"DICOM C-STORE SCP {ae_title} listening on {host}:{port}", err=True)
 
 
 @db_app.command("upgrade")

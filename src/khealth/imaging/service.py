@@ -28,7 +28,7 @@ from khealth.imaging import qido
 from khealth.imaging.model import StoreOutcome
 from khealth.imaging.objectstore import ObjectStore
 from khealth.imaging.ports import DicomIndex, InstanceEntry, StudyEntry, StudyQuery
-from khealth.imaging.render import render_png
+from khealth.imaging.render import RenderOptions, render
 from khealth.imaging.stow import StudyStore
 from khealth.records.service import Records, RecordSession
 
@@ -139,11 +139,15 @@ class Imaging:
         return value if isinstance(value, bytes) else bytes(str(value), "utf-8")
 
     def rendered(
-        self, ctx: AccessContext, study_uid: str, series_uid: str, sop_uid: str, frame: int
-    ) -> Rendered:
+        self, ctx: AccessContext, study_uid: str, series_uid: str, sop_uid: str, frame: int,
+        options: RenderOptions | None = None,
+    ) -> Rendered:  # fmt: skip
+        """A frame as JPEG or PNG (:mod:`khealth.imaging.render`); the stored file is
+        decoded for this answer only.  CannotRender says why not."""
+        options = options or RenderOptions()
         ((_, data),) = self.instances(ctx, study_uid, series_uid, sop_uid)
         try:
-            return Rendered(render_png(data, frame), "image/png")
+            return Rendered(render(data, frame, options), options.media_type)
         except IndexError:
             raise _not_found("frame") from None
 

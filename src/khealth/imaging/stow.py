@@ -30,7 +30,7 @@ import orjson
 from khealth.access import policy
 from khealth.access.context import AccessContext, Role
 from khealth.access.scopes import parse_scopes
-from khealth.core.errors import Forbidden, KhealthError
+from khealth.core.errors import Forbidden, KhealthError, NotFound
 from khealth.fhir.search_parse import parse_search
 from khealth.imaging import model
 from khealth.imaging.dicom_files import (
@@ -97,6 +97,22 @@ class StudyLocks:
                 lock.release()
 
 
+#: One set of study locks per process, shared by every StudyStore in it (the web app's
+#: STOW-RS and the C-STORE listener of ``khealth serve --dicom-port``).
+PROCESS_LOCKS = StudyLocks()
+
+
+@dataclass(slots=True)
+class Stream:
+    """What a stream of single-instance stores (one C-STORE association) has filed: the
+    studies whose ImagingStudy it wrote, and those with instances indexed since, whose
+    ImagingStudy :meth:`StudyStore.file_pending` brings up to date in one version."""
+
+    filed: set[str] = field(default_factory=set)
+    pending: set[str] = field(default_factory=set)
+    deferred: int = 0  # instances indexed since the last file_pending
+
+
 class StudyStore:
     def __init__(
         self, records: Records, index: DicomIndex, objects: ObjectStore, now: Callable[[], int]
@@ -105,7 +121,7 @@ class StudyStore:
         self.index = index
         self.objects = objects
         self.now = now
-        self.locks = StudyLocks()
+        self.locks = PROCESS_LOCKS
 
     def store(
         self,
@@ -114,17 +130,100 @@ class StudyStore:
         study_uid: str | None,
         endpoint_address: str,
     ) -> model.StoreOutcome:
+        self._require_create(ctx)
+        outcome = model.StoreOutcome()
+        studies = self._read_parts(parts, study_uid, outcome)
+        self._store_studies(ctx, studies, endpoint_address, outcome)
+        return outcome
+
+    def _require_create(self, ctx: AccessContext) -> None:
         if not ctx.can("ImagingStudy", "c"):
             with self.records.begin(ctx, "create"):
                 policy.require(ctx, "ImagingStudy", "create")  # audited, then 403
-        outcome = model.StoreOutcome()
-        studies = self._read_parts(parts, study_uid, outcome)
+
+    def _store_studies(
+        self, ctx: AccessContext, studies: dict[str, _Study], endpoint_address: str,
+        outcome: model.StoreOutcome,
+    ) -> None:  # fmt: skip
         with self.locks.hold(list(studies)):
             self._read_index(studies)
             endpoint_id = self._prepare(ctx, studies, endpoint_address)
             self._file(ctx, studies, endpoint_id, outcome)
             self._index(studies, outcome)
+
+    # -- a stream of single instances (C-STORE) --------------------------------------------
+    def store_in_stream(
+        self, ctx: AccessContext, data: bytes, endpoint_address: str, stream: Stream
+    ) -> model.StoreOutcome:
+        """One instance of a stream that sends a study one instance at a time.  The first
+        instance of each study is stored as by :meth:`store` (Patient matched, ImagingStudy
+        created or merged under ``ctx``).  Later ones are kept and indexed under that
+        ImagingStudy, which is read through the record service for each (``ctx`` must
+        still see it; audited) but not rewritten: :meth:`file_pending` adds them to it in
+        one version, so a study of n instances is not n versions listing up to n each."""
+        self._require_create(ctx)
+        outcome = model.StoreOutcome()
+        studies = self._read_parts([data], None, outcome)
+        for uid, study in studies.items():
+            if uid in stream.filed and self._index_only(ctx, study, outcome):
+                if study.instances:
+                    stream.pending.add(uid)
+                    stream.deferred += 1
+                continue
+            self._store_studies(ctx, {uid: study}, endpoint_address, outcome)
+            if study.instances:
+                stream.filed.add(uid)
         return outcome
+
+    def _index_only(self, ctx: AccessContext, study: _Study, outcome: model.StoreOutcome) -> bool:
+        """Index an instance of a study this stream filed; False when the study must take
+        the full path after all (its ImagingStudy is gone)."""
+        with self.locks.hold([study.uid]):
+            indexed = study.indexed = self.index.study(study.uid)
+            if indexed is None:
+                return False
+            try:
+                with self.records.begin(ctx, "update") as rs:
+                    rs.read("ImagingStudy", indexed.imaging_study_id)
+            except Forbidden:
+                self._fail(study, model.NOT_AUTHORIZED, "the sender may not file this study", outcome)  # fmt: skip
+                return True
+            except NotFound:
+                return False
+            study.patient_id = indexed.patient_id
+            study.imaging_study_id = indexed.imaging_study_id
+            self._check_patient(study)
+            if study.refusal:
+                self._fail(study, model.PROCESSING_FAILURE, study.refusal, outcome)
+                return True
+            self._index({study.uid: study}, outcome)
+        return True
+
+    def file_pending(self, ctx: AccessContext, stream: Stream) -> list[str]:
+        """Write each pending study's ImagingStudy once, from the index (one new version
+        per study, none when nothing changed).  Returns the studies that could not be
+        filed; storing any of their instances again repairs them."""
+        failed: list[str] = []
+        for uid in sorted(stream.pending):
+            with self.locks.hold([uid]):
+                indexed = self.index.study(uid)
+                if indexed is None:
+                    continue
+                series, instances = self.index.series_of(uid), self.index.instances_of(uid)
+                try:
+                    with self.records.begin(ctx, "update") as rs:
+                        current = load_json(rs.read("ImagingStudy", indexed.imaging_study_id).content)  # fmt: skip
+                        body = imaging_study(
+                            current, study_uid=uid, patient_id=indexed.patient_id,
+                            endpoint_id=None, study_attrs=orjson.loads(indexed.attrs),
+                            series=series, instances=instances,
+                        )  # fmt: skip
+                        rs.update("ImagingStudy", indexed.imaging_study_id, body)
+                except KhealthError:
+                    failed.append(uid)
+        stream.pending.clear()
+        stream.deferred = 0
+        return failed
 
     # -- 1 and 2: read the parts, keep the files ------------------------------------------
     def _read_parts(
@@ -182,6 +281,7 @@ class StudyStore:
         first = study.instances[0][1]
         if study.indexed is not None:
             study.patient_id = study.indexed.patient_id
+            self._check_patient(study)
         else:
             match = find_patient(rs, first, fallback)
             study.patient_id, study.refusal = match.patient_id, match.reason
@@ -191,6 +291,14 @@ class StudyStore:
             subject = study.existing.get("subject", {}).get("reference")
             if subject and study.patient_id and subject != f"Patient/{study.patient_id}":
                 study.refusal = "the study is on record under another Patient"
+
+    @staticmethod
+    def _check_patient(study: _Study) -> None:
+        """Every instance of a study on record must name the PatientID it was filed with:
+        a study UID reused for another patient must not land in the first one's record."""
+        assert study.indexed is not None
+        if any(p.patient_id != study.indexed.dicom_patient_id for _, p, _, _ in study.instances):
+            study.refusal = "the study is on record with another PatientID"
 
     # -- 4: the ImagingStudy, under the caller's AccessContext ----------------------------
     def _file(

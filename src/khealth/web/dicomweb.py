@@ -10,12 +10,20 @@ record service with the caller's AccessContext (a bearer token is required, as o
   (and ``/studies/{study}/instances``): search, ``application/dicom+json``.
 * ``GET /studies/{study}[/series/{series}[/instances/{instance}]]``: the files, as stored,
   ``multipart/related; type="application/dicom"``; ``.../metadata``: DICOM JSON;
-  ``.../instances/{instance}/rendered``, ``.../frames/{n}/rendered``: PNG;
   ``.../instances/{instance}/bulkdata/{tag}``: a BulkDataURI of the metadata.
+* ``.../instances/{instance}/rendered`` (its first frame) and ``.../frames/{n}/rendered``:
+  image/jpeg (the default, also for ``*/*`` and ``image/*``) or image/png by the Accept
+  header, 406 for anything else; ``quality`` (JPEG, 1–100), ``window=center,width[,linear|
+  linear-exact|sigmoid]``, ``viewport=vw,vh[,sx,sy,sw,sh]``.  Compressed files (JPEG
+  baseline, JPEG lossless, JPEG-LS, JPEG 2000, RLE) are decoded for rendering only; a frame
+  no installed decoder can read is 406 naming its transfer syntax.
+
+The same studies arrive over DIMSE too: ``khealth serve --dicom-port`` runs a C-STORE SCP
+(:mod:`khealth.imaging.dimse`) over the same service.
 
 Not done: transcoding (files are served in their stored transfer syntax; a request for
-another one gets 406), rendered JPEG (no JPEG encoder is installed; PNG is served),
-XML, thumbnails, UPS-RS.
+another one gets 406), rendered GIF/JPEG 2000/video and annotations, frame retrieval as
+bulk data, XML, thumbnails, UPS-RS.
 """
 
 from __future__ import annotations
@@ -36,11 +44,10 @@ from khealth.core.errors import (
     KhealthError,
     PayloadTooLarge,
 )
-from khealth.imaging import qido
+from khealth.imaging import qido, render
 from khealth.imaging.model import StoreOutcome
 from khealth.imaging.objectstore import FileObjectStore
 from khealth.imaging.ports import DicomIndex, StudyQuery
-from khealth.imaging.render import CannotRender
 from khealth.imaging.service import Imaging
 from khealth.web.deps import access_context, services
 from khealth.web.dicomweb_multipart import Part, media_params, read_parts, write_parts
@@ -58,7 +65,7 @@ _STUDY_PARAMS = {
 _CONTROL = {"limit", "offset", "includefield", "fuzzymatching"}
 
 
-def _index_for(store: object) -> DicomIndex:
+def dicom_index(store: object) -> DicomIndex:
     from khealth.store.sql import SqlStore
 
     if isinstance(store, SqlStore):
@@ -81,7 +88,7 @@ def imaging(request: Request) -> Imaging:
         if found is None:
             svc = services(request)
             objects = FileObjectStore(svc.settings.data_dir / "objects")
-            found = Imaging(svc.records, _index_for(svc.store), objects)
+            found = Imaging(svc.records, dicom_index(svc.store), objects)
             request.app.state.imaging = found
     return found
 
@@ -317,19 +324,56 @@ async def bulkdata(study: str, series: str, instance: str, tag: str, ctx: Caller
     return Response(body, 200, media_type=content_type)
 
 
-def _accepts_png(request: Request) -> None:
-    accept = request.headers.get("accept", "")
-    if accept and not any(t in accept for t in ("image/png", "image/*", "*/*")):
-        raise KhealthError([Issue("not-supported", "rendered frames are served as image/png")], 406)  # fmt: skip
+def rendered_media_type(accept: str) -> str:
+    """The rendered media type an Accept header asks for (PS3.18 §8.7.4): image/jpeg, the
+    standard's default, for no Accept, ``*/*`` or ``image/*``; image/png when it ranks
+    higher.  Each type takes the q of the most specific range that matches it (RFC 9110
+    §12.5.1); q=0 refuses it.  Neither acceptable: 406."""
+    if not accept.strip():
+        return render.JPEG
+    ranks: dict[str, tuple[int, float]] = {}
+    for item in accept.split(","):
+        media, params = media_params(item)
+        try:
+            q = float(params.get("q", "1"))
+        except ValueError:
+            q = 0.0
+        for wanted in render.MEDIA_TYPES:
+            specificity = 2 if media == wanted else 1 if media == "image/*" else 0 if media == "*/*" else -1  # fmt: skip
+            if specificity >= 0 and specificity > ranks.get(wanted, (-1, 0.0))[0]:
+                ranks[wanted] = (specificity, q)
+    acceptable = [(q, -order, m) for order, m in enumerate(render.MEDIA_TYPES) if (q := ranks.get(m, (0, 0.0))[1]) > 0]  # fmt: skip
+    if not acceptable:
+        raise KhealthError([Issue("not-supported", "rendered frames are served as image/jpeg or image/png")], 406)  # fmt: skip
+    return max(acceptable)[2]
+
+
+def _render_options(request: Request) -> render.RenderOptions:
+    """The rendered-resource query parameters (PS3.18 §8.3.5.1): quality, window, viewport.
+    Others (annotation, charset, iccprofile) are not supported and ignored."""
+    media_type = rendered_media_type(request.headers.get("accept", ""))
+    found: dict[str, Any] = {}
+    parsers = {"quality": render.parse_quality, "window": render.parse_window, "viewport": render.parse_viewport}  # fmt: skip
+    for name, parse in parsers.items():
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        try:
+            found[name] = parse(raw)
+        except ValueError as error:
+            raise InvalidRequest([Issue("invalid", str(error), (name,))]) from None
+    return render.RenderOptions(media_type=media_type, **found)
 
 
 async def _rendered(request: Request, ctx: AccessContext, imaging: Imaging, study: str, series: str, instance: str, frame: int) -> Response:  # fmt: skip
-    _accepts_png(request)
+    options = _render_options(request)
     try:
-        image = await run_in_threadpool(imaging.rendered, ctx, study, series, instance, frame)
-    except CannotRender as error:
-        raise KhealthError([Issue("not-supported", str(error))], 501) from None
-    return Response(image.content, 200, media_type=image.media_type)
+        image = await run_in_threadpool(imaging.rendered, ctx, study, series, instance, frame, options)  # fmt: skip
+    except render.CannotRender as error:
+        # No acceptable representation can be made of this frame; the file is still
+        # retrievable as stored.
+        raise KhealthError([Issue("not-supported", str(error))], 406) from None
+    return Response(image.content, 200, media_type=image.media_type, headers={"Vary": "Accept"})
 
 
 @router.get("/studies/{study}/series/{series}/instances/{instance}/rendered")
