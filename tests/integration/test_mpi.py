@@ -263,3 +263,99 @@ def test_patient_match_answers_a_scored_searchset(tmp_path: Path) -> None:
         "/fhir/Patient/$match", headers=api.headers(), content=b'{"resourceType": "Parameters"}'
     )
     assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
+
+
+def partition(records: Records) -> set[frozenset[str]]:
+    """The Patients of each active Person (Person ids left out)."""
+    by_person: dict[str, set[str]] = {}
+    for patient, person in links(records).items():
+        by_person.setdefault(person, set()).add(patient)
+    return {frozenset(p) for p in by_person.values()}
+
+
+def test_a_full_run_over_linked_data_writes_nothing_and_keeps_every_person(
+    city: tuple[list[dict[str, Any]], dict[str, str]],
+) -> None:
+    patients, _ = city
+    records = Records(MemoryStore(), FrozenClock())
+    load(records, patients)
+    index = PatientIndex(records)
+    assert index.link(SERVICE_CONTEXT, full=True).persons_written > 0
+    before = links(records)
+    assert index.link(SERVICE_CONTEXT, full=True).persons_written == 0
+    assert links(records) == before
+
+
+def test_an_incremental_run_adds_a_new_registration_to_the_person_it_matches(
+    records: Records,
+) -> None:
+    load(records, [a_patient("a", RRNS[0]), a_patient("b", RRNS[1], name=[{"family": "이", "given": ["서연"]}])])  # fmt: skip
+    index = PatientIndex(records)
+    index.link(SERVICE_CONTEXT)
+    before = links(records)
+    load(records, [a_patient("a2", RRNS[0], gender="female")])  # same resident number
+    assert index.link(SERVICE_CONTEXT).persons_written == 1
+    after = links(records)
+    assert after["a2"] == after["a"] == before["a"] and after["b"] == before["b"]
+
+
+def test_a_full_run_rewrites_a_person_an_operator_edited_and_deactivates_an_empty_one(
+    records: Records,
+) -> None:
+    load(records, [a_patient("a", RRNS[0]), a_patient("b", RRNS[1], name=[{"family": "이", "given": ["서연"]}])])  # fmt: skip
+    index = PatientIndex(records)
+    index.link(SERVICE_CONTEXT)
+    person = links(records)["a"]
+    with records.begin(system_context(), "edit") as rs:
+        body = orjson.loads(rs.read("Person", person).content)
+        rs.update("Person", person, {**body, "name": [{"text": "김민준"}]})
+        rs.create({"resourceType": "Person", "active": True}, id="stray")
+    assert index.link(SERVICE_CONTEXT, full=True).persons_written == 2
+    persons = index.persons(SERVICE_CONTEXT)
+    assert "name" not in persons[person] and persons["stray"]["active"] is False
+
+
+def test_reading_in_two_processes_links_as_one_does(
+    store: object, city: tuple[list[dict[str, Any]], dict[str, str]]
+) -> None:
+    """The batch reads its shards in worker processes through record services of their
+    own (a SQL store; the memory store has no other process's view)."""
+    if isinstance(store, MemoryStore):
+        pytest.skip("worker processes open the database themselves")
+    from khealth.cli.mpi import RecordsAt
+
+    patients, _ = city
+    alone = Records(MemoryStore(), FrozenClock())
+    load(alone, patients)
+    PatientIndex(alone).link(SERVICE_CONTEXT, full=True)
+    records = Records(store, FrozenClock())  # type: ignore[arg-type]
+    load(records, patients)
+    shared = PatientIndex(records, RecordsAt(store.url), workers=2)  # type: ignore[attr-defined]
+    read, _ = shared.read(SERVICE_CONTEXT)
+    assert read.ids == sorted(p["id"] for p in patients)
+    shared.link(SERVICE_CONTEXT, full=True)
+    assert partition(records) == partition(alone)
+
+
+def test_the_online_index_sees_registrations_and_changes_made_after_it_was_built(
+    records: Records,
+) -> None:
+    from khealth.identity.features import patient_record
+    from khealth.identity.matcher import OnlineIndex
+
+    phone = [{"system": "phone", "value": "010-0123-4567", "use": "mobile"}]
+    load(records, [a_patient("a", RRNS[0], telecom=phone), a_patient("b", RRNS[1], name=[{"family": "이", "given": ["서연"]}], birthDate="1990-01-01")])  # fmt: skip
+    index = PatientIndex(records)
+    index.link(SERVICE_CONTEXT)
+    online = OnlineIndex(index, SERVICE_CONTEXT, refresh_seconds=0)
+    online.refresh(force=True)
+    query = patient_record({"resourceType": "Patient", "name": [{"family": "박", "given": ["지훈"]}],
+                            "birthDate": "1975-06-07", "gender": "male"})  # fmt: skip
+    assert online.match(query) == []
+    load(records, [a_patient("c", RRNS[2], name=[{"family": "박", "given": ["지훈"]}], birthDate="1975-06-07")])  # fmt: skip
+    assert [m.patient_id for m in online.match(query)] == ["c"]
+    # b changes name and birth date after the index was built: the new values count
+    load(records, [a_patient("b", RRNS[1], name=[{"family": "박", "given": ["지훈"]}], birthDate="1975-06-07")])  # fmt: skip
+    assert sorted(m.patient_id for m in online.match(query)) == ["b", "c"]
+    person_of_a = links(records)["a"]
+    assert online.match(patient_record(a_patient("new", RRNS[0])))[0].person_id == person_of_a

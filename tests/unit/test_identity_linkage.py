@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from khealth.identity.blocking import block_key, pairs_within
+from khealth.identity.blocking import block_key, blocked_pairs, candidate_pairs, pairs_within
 from khealth.identity.cluster import Clusters
 from khealth.identity.compare import compare
 from khealth.identity.evaluate import pairwise
+from khealth.identity.fellegi_sunter import distinct_rows
+from khealth.identity.jamo import jamo_similarity, similarities
 from khealth.identity.linkage import LinkOptions, link_records
 from khealth.identity.model import PatientRecord
 from khealth.identity.table import RecordTable
@@ -104,3 +106,65 @@ def test_pairwise_precision_and_recall_count_pairs() -> None:
     score = pairwise({"a": "P", "b": "P", "c": "Q", "d": "Q"}, truth)
     assert (score.true_pairs, score.predicted_pairs, score.correct_pairs) == (3, 2, 1)
     assert score.precision == 0.5 and score.recall == pytest.approx(1 / 3)
+
+
+def test_pairs_within_blocks_of_every_size_are_every_pair_once() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        key = rng.integers(-1, int(rng.integers(1, 20)), size=int(rng.integers(0, 60)))
+        largest = int(rng.integers(1, 8))
+        sizes = {k: int((key == k).sum()) for k in set(key.tolist())}
+        expected = sorted(
+            (i, j) for i in range(len(key)) for j in range(i + 1, len(key))
+            if key[i] == key[j] >= 0 and sizes[int(key[i])] <= largest
+        )  # fmt: skip
+        a, b = pairs_within(key, largest)
+        assert sorted(zip(a.tolist(), b.tolist(), strict=True)) == expected
+
+
+def a_crowd(n: int = 400) -> RecordTable:
+    rng = np.random.default_rng(3)
+    names = ["김민준", "이서연", "박지훈", "최수아", "정도윤"]
+    return RecordTable([
+        rec(f"p{i:04d}", None if i % 7 == 0 else f"t{i % 150}", name=names[i % 5],
+            birth=f"19{50 + int(rng.integers(0, 3))}-0{1 + i % 3}-1{i % 4}",
+            phone=f"0100000{int(rng.integers(0, 90)):04d}")
+        for i in range(n)
+    ])  # fmt: skip
+
+
+def test_blocked_pairs_score_every_pair_with_an_open_record_and_sample_the_rest() -> None:
+    table = a_crowd()
+    every = set(zip(*(x.tolist() for x in candidate_pairs(table)), strict=True))
+    open_rows = table.token < 0
+    found = blocked_pairs(table, open_rows, sample_size=500, seed=1)
+    scored = set(zip(*(x.tolist() for x in found.scored), strict=True))
+    assert scored == {(a, b) for a, b in every if open_rows[a] or open_rows[b]}
+    sample = list(zip(*(x.tolist() for x in found.sample), strict=True))
+    assert len(sample) == len(set(sample)) == 500 and set(sample) <= every
+    assert blocked_pairs(table, open_rows, sample_size=10**9, seed=1).sample[0].size == len(every)
+
+
+def test_names_compared_together_score_as_one_by_one() -> None:
+    names = [
+        "김민준",
+        "김민존",
+        "김민주",
+        "이서연",
+        "이 서연",
+        "",
+        "Kim",
+        "독고윤슬",
+        "김",
+        "박지훈",
+    ]
+    a = [x for x in names for _ in names]
+    b = [y for _ in names for y in names]
+    assert similarities(a, b).tolist() == [jamo_similarity(x, y) for x, y in zip(a, b, strict=True)]
+
+
+def test_distinct_rows_are_those_of_numpy_unique() -> None:
+    rows = np.random.default_rng(4).integers(-1, 4, size=(5000, 6)).astype(np.int8)
+    patterns, counts = distinct_rows(rows)
+    expected_patterns, expected_counts = np.unique(rows, axis=0, return_counts=True)
+    assert np.array_equal(patterns, expected_patterns) and np.array_equal(counts, expected_counts)

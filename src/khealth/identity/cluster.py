@@ -25,15 +25,15 @@ class Clusters:
         n = len(tokens)
         self.max_size = max_size
         # a record with a token starts under the first record with that token
-        first_of_token: dict[int, int] = {}
         parent = np.arange(n, dtype=np.int64)
-        for row in np.flatnonzero(tokens >= 0):
-            parent[row] = first_of_token.setdefault(int(tokens[row]), int(row))
+        tokened = np.flatnonzero(tokens >= 0)
+        _, first, inverse = np.unique(tokens[tokened], return_index=True, return_inverse=True)
+        parent[tokened] = tokened[first][inverse]
         self.parent = parent
         self.size = np.bincount(parent, minlength=n).astype(np.int64)
         self.token = np.full(n, -1, dtype=np.int64)
-        self.token[parent[tokens >= 0]] = tokens[tokens >= 0]
-        self.joined_by_link: set[int] = set()
+        self.token[parent[tokened]] = tokens[tokened]
+        self.joined_by_link = np.zeros(n, dtype=bool)
 
     def find(self, row: int) -> int:
         root = row
@@ -64,7 +64,7 @@ class Clusters:
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
         self.token[ra] = max(self.token[ra], self.token[rb])
-        self.joined_by_link.update((a, b))
+        self.joined_by_link[[a, b]] = True
         return True
 
     def join_strongest_first(self, a: Codes, b: Codes, weight: npt.NDArray[np.float64]) -> int:
@@ -74,7 +74,13 @@ class Clusters:
         return refused
 
     def labels(self) -> Labels:
-        return np.fromiter((self.find(i) for i in range(len(self.parent))), np.int64, len(self.parent))  # fmt: skip
+        """The root of each record's cluster (pointer jumping: every record at once)."""
+        labels = self.parent.copy()
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                return labels
+            labels = jumped
 
     def join_all(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Operator-confirmed links: these bypass the size guard but not the token guard."""
@@ -85,4 +91,4 @@ class Clusters:
                 self.parent[rb] = ra
                 self.size[ra] += self.size[rb]
                 self.token[ra] = max(ta, tb)
-                self.joined_by_link.update((a, b))
+                self.joined_by_link[[a, b]] = True

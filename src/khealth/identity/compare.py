@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from khealth.identity.jamo import jamo_similarity
+from khealth.identity.jamo import similarities
 from khealth.identity.table import Codes, RecordTable
 
 Levels = npt.NDArray[np.int8]
 NAME_CLOSE, NAME_NEAR = 0.88, 0.70
+_CHUNK = 1 << 18  # name pairs bounded at once (memory: 2 × 96 counts per pair)
 
 
 def compare(t: RecordTable, a: Codes, b: Codes) -> Levels:
@@ -35,19 +36,31 @@ def _name_level(t: RecordTable, a: Codes, b: Codes) -> Codes:
     if len(differ):
         radix = len(t.names) + 1
         unique, inverse = np.unique(x[differ] * radix + y[differ], return_inverse=True)
-        scores = np.fromiter(
-            (
-                jamo_similarity(t.names[int(c) // radix], t.names[int(c) % radix], NAME_NEAR)
-                for c in unique
-            ),
-            dtype=np.float64,
-            count=len(unique),
-        )
+        first, second = unique // radix, unique % radix
+        scores = np.zeros(len(unique), dtype=np.float64)
+        near = np.flatnonzero(_may_reach(t, first, second, NAME_NEAR))
+        names = t.names
+        scores[near] = similarities([names[i] for i in first[near].tolist()], [names[i] for i in second[near].tolist()])  # fmt: skip
         similarity = scores[inverse]
         level[differ] = np.where(
             similarity >= NAME_CLOSE, 2, np.where(similarity >= NAME_NEAR, 1, 0)
         )
     return level
+
+
+def _may_reach(t: RecordTable, a: Codes, b: Codes, floor: float) -> npt.NDArray[np.bool_]:
+    """False for name pairs that cannot reach ``floor``: each letter outside the common
+    multiset costs at least half an edit (the bound :func:`jamo_similarity` applies, here
+    on letter-count vectors for every pair at once; most random pairs stop here)."""
+    counts, lengths = t.letter_counts, t.letter_counts.sum(axis=1).astype(np.float64)
+    result = np.empty(len(a), dtype=bool)
+    for start in range(0, len(a), _CHUNK):
+        x, y = a[start : start + _CHUNK], b[start : start + _CHUNK]
+        longest = np.maximum(lengths[x], lengths[y])
+        common = np.minimum(counts[x], counts[y]).sum(axis=1)
+        bound = 1.0 - 0.5 * (longest - common) / np.maximum(longest, 1.0)
+        result[start : start + _CHUNK] = (bound >= floor) | (longest == 0)
+    return result
 
 
 def _birth_level(t: RecordTable, a: Codes, b: Codes) -> Codes:

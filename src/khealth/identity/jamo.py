@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
 
 _BASE, _LAST = 0xAC00, 0xD7A3
 _INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
@@ -63,7 +67,9 @@ def _indel_cost(letter: str) -> float:
 
 # The distance runs on small integers with the costs tabled once (it is the hot loop of
 # linkage); any other character gets a code of its own on first sight.
-_ALPHABET: list[str] = [*_INITIALS, *_VOWELS, *(f + _FINAL_MARK for f in _FINALS[1:])]
+#: every letter :func:`decompose` makes of a Hangul syllable
+HANGUL_LETTERS: tuple[str, ...] = (*_INITIALS, *_VOWELS, *(f + _FINAL_MARK for f in _FINALS[1:]))
+_ALPHABET: list[str] = list(HANGUL_LETTERS)
 _CODE = {letter: i for i, letter in enumerate(_ALPHABET)}
 _SUBSTITUTE = [[_substitution_cost(x, y) for y in _ALPHABET] for x in _ALPHABET]
 _INDEL = [_indel_cost(x) for x in _ALPHABET]
@@ -128,3 +134,55 @@ def _letters(text: str) -> tuple[int, ...]:
 @functools.lru_cache(maxsize=200_000)
 def _counts(text: str) -> Counter[str]:
     return Counter(decompose(text))
+
+
+def similarities(a: Sequence[str], b: Sequence[str]) -> npt.NDArray[np.float64]:
+    """:func:`jamo_similarity` (exact, no floor) of many pairs at once: the same
+    Wagner–Fischer recurrence, run for every pair together in NumPy (a step per cell of
+    the longest pair's table instead of a Python loop per cell per pair), pairs grouped
+    by the length of their first name so that short names do not pay for long ones."""
+    letters_a, letters_b = [_letters(x) for x in a], [_letters(y) for y in b]
+    result = np.zeros(len(letters_a), dtype=np.float64)
+    if not letters_a:
+        return result
+    substitute, indel = np.array(_SUBSTITUTE), np.array([*_INDEL, 0.0])  # pad: code −1
+    lengths = np.fromiter(map(len, letters_a), np.int64, len(letters_a))
+    for length in np.unique(lengths).tolist():
+        group = np.flatnonzero(lengths == length)
+        x, len_x = _padded([letters_a[i] for i in group])
+        y, len_y = _padded([letters_b[i] for i in group])
+        distance = _distances(x, y, len_y, substitute, indel)
+        longest = np.maximum(len_x, len_y)
+        similarity = np.maximum(0.0, 1.0 - distance / np.maximum(longest, 1))
+        result[group] = np.where(longest == 0, 0.0, similarity)
+    result[[i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x == y]] = 1.0
+    return result
+
+
+def _distances(
+    x: npt.NDArray[np.int64], y: npt.NDArray[np.int64], len_y: npt.NDArray[np.int64],
+    substitute: npt.NDArray[np.float64], indel: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:  # fmt: skip
+    """Weighted edit distance of each row of ``x`` (all of one length) to that of ``y``
+    (padded with −1: the cells past a word's end are computed and never read)."""
+    cost_y = indel[y]
+    previous = np.concatenate([np.zeros((len(x), 1)), np.cumsum(cost_y, axis=1)], axis=1)
+    for i in range(x.shape[1]):
+        cost_x = indel[x[:, i]]
+        row = substitute[x[:, i][:, None], y]
+        current = np.empty_like(previous)
+        current[:, 0] = left = previous[:, 0] + cost_x
+        for j in range(y.shape[1]):
+            left = np.minimum(np.minimum(previous[:, j + 1] + cost_x, left + cost_y[:, j]), previous[:, j] + row[:, j])  # fmt: skip
+            current[:, j + 1] = left
+        previous = current
+    distance: npt.NDArray[np.float64] = previous[np.arange(len(x)), len_y]
+    return distance
+
+
+def _padded(words: list[tuple[int, ...]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    lengths = np.fromiter(map(len, words), np.int64, len(words))
+    codes = np.full((len(words), int(lengths.max(initial=0))), -1, np.int64)
+    for row, word in enumerate(words):
+        codes[row, : len(word)] = word
+    return codes, lengths

@@ -12,13 +12,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import numpy.typing as npt
 
-from khealth.identity.blocking import candidate_pairs
+from khealth.identity.blocking import blocked_pairs
 from khealth.identity.cluster import Clusters
+from khealth.identity.columns import ASSURANCES
 from khealth.identity.compare import compare
 from khealth.identity.fellegi_sunter import estimate_u, match_probability, train
 from khealth.identity.model import (
@@ -31,6 +33,8 @@ from khealth.identity.model import (
     ScoredPair,
 )
 from khealth.identity.table import RecordTable
+
+ASSURANCE_CODE = {a: i for i, a in enumerate(ASSURANCES)}
 
 U_SAMPLE = 200_000
 TRAINING_SAMPLE = 400_000
@@ -47,45 +51,60 @@ class LinkOptions:
 
 @dataclass
 class LinkResult:
-    clusters: list[list[str]]  # patient ids per person
-    assurance: dict[str, str]  # patient id → Person.link.assurance
+    """Row i of the run's table is Patient ``ids[i]``; it belongs to the cluster (person)
+    ``labels[i]`` with ``Person.link.assurance`` ``ASSURANCES[assurance_codes[i]]``."""
+
+    ids: list[str]
+    labels: npt.NDArray[np.int64]
+    assurance_codes: npt.NDArray[np.int8]
     review: list[ScoredPair]
     parameters: Parameters
     stats: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def clusters(self) -> list[list[str]]:
+        """Patient ids per person (each cluster in row order)."""
+        order = np.argsort(self.labels, kind="stable")
+        bounds = np.flatnonzero(np.diff(self.labels[order])) + 1
+        return [[self.ids[i] for i in part] for part in np.split(order, bounds)] if len(order) else []  # fmt: skip
+
+    @property
+    def assurance(self) -> dict[str, str]:
+        return {pid: ASSURANCES[c] for pid, c in zip(self.ids, self.assurance_codes.tolist(), strict=True)}  # fmt: skip
+
 
 def link_records(records: Sequence[PatientRecord], options: LinkOptions) -> LinkResult:
+    return link_table(RecordTable(records), options)
+
+
+def link_table(table: RecordTable, options: LinkOptions) -> LinkResult:
     started = time.perf_counter()
-    table = RecordTable(records)
     rng = np.random.default_rng(options.seed)
-    a, b = candidate_pairs(table)
-    parameters = _train(table, a, b, rng, options)
-    undecided = (table.token[a] < 0) | (table.token[b] < 0)
-    a, b = a[undecided], b[undecided]
+    pairs = blocked_pairs(table, table.token < 0, TRAINING_SAMPLE, options.seed)
+    parameters = _train(table, pairs.sample, rng, options)
+    a, b = pairs.scored  # every blocked pair involving a record without a token
     levels = compare(table, a, b)
     parameters = replace(parameters, prior=random_match_prior(table))
     probability = match_probability(levels, parameters, name_frequency(table, a))
     clusters = Clusters(table.token)
     clusters.join_all(_rows(table, options.must_link))
-    allowed = np.array([frozenset((table.ids[x], table.ids[y])) not in options.cannot_link for x, y in zip(a, b, strict=True)], dtype=bool)  # fmt: skip
+    allowed = _allowed(table, a, b, options.cannot_link)
     strong = (probability >= options.upper) & allowed
     refused = clusters.join_strongest_first(a[strong], b[strong], probability[strong])
     labels = clusters.labels()
     review = _review(table, a, b, probability, levels, labels, allowed, options)
-    result = LinkResult(
-        _groups(table, labels), _assurance(table, labels, clusters), review, parameters
-    )
+    result = LinkResult(table.ids, labels, _assurance(table, labels, clusters), review, parameters)
     result.stats = {
         "records": len(table), "with_token": int((table.token >= 0).sum()),
-        "candidate_pairs_scored": len(a), "links_refused_by_guards": refused,
-        "review": len(review), "persons": len(result.clusters),
-        "seconds": round(time.perf_counter() - started, 3),
+        "blocked_pairs": pairs.blocked, "candidate_pairs_scored": len(a),
+        "links_refused_by_guards": refused, "review": len(review),
+        "persons": int((labels == np.arange(len(labels))).sum()), "seconds": round(time.perf_counter() - started, 3),
     }  # fmt: skip
     return result
 
 
 def _train(
-    table: RecordTable, a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
+    table: RecordTable, sample: tuple[np.ndarray, np.ndarray], rng: np.random.Generator,
     options: LinkOptions,
 ) -> Parameters:  # fmt: skip
     n = len(table)
@@ -95,8 +114,7 @@ def _train(
     x = rng.integers(0, n, size=min(U_SAMPLE, n * (n - 1)))
     y = (x + rng.integers(1, n, size=len(x))) % n  # never the same row
     u = estimate_u(compare(table, x, y))
-    sample = rng.permutation(len(a))[:TRAINING_SAMPLE] if len(a) > TRAINING_SAMPLE else slice(None)
-    a, b = a[sample], b[sample]
+    a, b = sample  # a uniform sample of the blocked pairs
     ta, tb = table.token[a], table.token[b]
     labels = np.where((ta >= 0) & (tb >= 0), (ta == tb).astype(np.int8), -1).astype(np.int8)
     return train(compare(table, a, b), u, start, labels)
@@ -125,9 +143,27 @@ def name_frequency(table: RecordTable, rows: np.ndarray) -> np.ndarray:
     return np.where(table.name[rows] >= 0, share[np.maximum(table.name[rows], 0)], 0.0)
 
 
-def _rows(table: RecordTable, pairs: Iterable[tuple[str, str]]) -> list[tuple[int, int]]:
-    row_of = {pid: i for i, pid in enumerate(table.ids)}
+def _row_of(table: RecordTable, ids: set[str]) -> dict[str, int]:
+    return {pid: row for row, pid in enumerate(table.ids) if pid in ids}
+
+
+def _rows(table: RecordTable, pairs: Sequence[tuple[str, str]]) -> list[tuple[int, int]]:
+    row_of = _row_of(table, {p for pair in pairs for p in pair}) if pairs else {}
     return [(row_of[x], row_of[y]) for x, y in pairs if x in row_of and y in row_of]
+
+
+def _allowed(
+    table: RecordTable, a: np.ndarray, b: np.ndarray, cannot_link: frozenset[frozenset[str]]
+) -> npt.NDArray[np.bool_]:
+    """False for the pairs an operator said are two people."""
+    if not cannot_link:
+        return np.ones(len(a), dtype=bool)
+    pairs = [(x, y) for x, y in (sorted(pair) for pair in cannot_link if len(pair) == 2)]
+    rows = np.array(_rows(table, pairs), dtype=np.int64).reshape(-1, 2)
+    n = len(table)
+    cannot = np.minimum(rows[:, 0], rows[:, 1]) * n + np.maximum(rows[:, 0], rows[:, 1])
+    allowed: npt.NDArray[np.bool_] = ~np.isin(a * n + b, cannot)
+    return allowed
 
 
 def _review(
@@ -148,22 +184,11 @@ def _review(
     return review
 
 
-def _groups(table: RecordTable, labels: np.ndarray) -> list[list[str]]:
-    order = np.argsort(labels, kind="stable")
-    groups: dict[int, list[str]] = {}
-    for row in order:
-        groups.setdefault(int(labels[row]), []).append(table.ids[row])
-    return list(groups.values())
-
-
-def _assurance(table: RecordTable, labels: np.ndarray, clusters: Clusters) -> dict[str, str]:
+def _assurance(table: RecordTable, labels: np.ndarray, clusters: Clusters) -> npt.NDArray[np.int8]:
     sizes = np.bincount(labels, minlength=len(labels))
-    assurance: dict[str, str] = {}
-    for row, pid in enumerate(table.ids):
-        if table.token[row] >= 0:
-            assurance[pid] = LEVEL_TOKEN
-        elif row in clusters.joined_by_link and sizes[labels[row]] > 1:
-            assurance[pid] = LEVEL_PROBABLE
-        else:
-            assurance[pid] = LEVEL_UNVERIFIED
-    return assurance
+    linked = clusters.joined_by_link & (sizes[labels] > 1)
+    codes = np.where(
+        table.token >= 0, ASSURANCE_CODE[LEVEL_TOKEN],
+        np.where(linked, ASSURANCE_CODE[LEVEL_PROBABLE], ASSURANCE_CODE[LEVEL_UNVERIFIED]),
+    )  # fmt: skip
+    return codes.astype(np.int8)

@@ -9,29 +9,36 @@ journal that makes a merge reversible — lives in the job table through the sam
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from khealth.access.context import AccessContext, Role
 from khealth.access.scopes import parse_scopes
 from khealth.core.errors import InvalidRequest, Issue, NotFound
-from khealth.identity.features import patient_record
-from khealth.identity.linkage import LinkOptions, LinkResult, link_records
-from khealth.identity.model import LEVEL_PROBABLE, Parameters, PatientRecord
-from khealth.identity.persons import (
-    assign_full,
-    assign_incremental,
-    new_person_id,
-    patient_links,
-    person_resource,
-    with_links,
+from khealth.identity.assignment import PersonPlan, assurance_of, plan_full, plan_incremental
+from khealth.identity.columns import (
+    PatientColumns,
+    PersonColumns,
+    merge_patients,
+    merge_persons,
+    read_shard,
 )
+from khealth.identity.linkage import LinkOptions, LinkResult, link_table
+from khealth.identity.model import LEVEL_PROBABLE, Parameters
+from khealth.identity.persons import new_person_id, patient_links, person_resource, with_links
+from khealth.identity.table import RecordTable
 from khealth.records.ports import JobState
-from khealth.records.service import ExportScope, Records, RecordSession, load_json
+from khealth.records.service import Records, RecordSession, load_json
 
 SERVICE_CONTEXT = AccessContext(
     subject="mpi",
@@ -43,6 +50,11 @@ MERGE_PREFIX = "mpi-merge:"
 WRITE_BATCH = 1000
 
 
+#: opens a record service over the same store in another process (the batch reads its
+#: shards in parallel); the CLI passes one, a web worker reads alone
+RecordsOpener = Callable[[], AbstractContextManager[Records]]
+
+
 @dataclass(frozen=True)
 class RunSummary:
     stats: dict[str, float]
@@ -51,51 +63,89 @@ class RunSummary:
 
 
 class PatientIndex:
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, opener: RecordsOpener | None = None, workers: int = 1) -> None:  # fmt: skip
         self.records = records
+        self.opener = opener
+        self.workers = workers if opener is not None else 1
 
     # -- reading ---------------------------------------------------------------------
-    def patients(self, ctx: AccessContext) -> list[PatientRecord]:
-        found = [patient_record(load_json(v.content)) for v in self._stream(ctx, "Patient")]
-        self.records.audit_export(ctx, {"Patient": len(found)}, "0")
-        return found
+    def read(self, ctx: AccessContext) -> tuple[PatientColumns, PersonColumns]:
+        """Every Patient and Person as columns, read in ``workers`` shards (this process
+        reads the first; each other one is read by a process of its own)."""
+        if self.workers <= 1 or self.opener is None:
+            patients, persons = read_shard(self.records, ctx)
+            return merge_patients([patients]), persons
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.workers - 1, mp_context=spawn) as pool:
+            futures = [pool.submit(_read_shard_with, self.opener, ctx, (k, self.workers)) for k in range(1, self.workers)]  # fmt: skip
+            parts = [read_shard(self.records, ctx, (0, self.workers))]
+            parts += [f.result() for f in futures]
+        return merge_patients([p for p, _ in parts]), merge_persons([q for _, q in parts])
 
     def persons(self, ctx: AccessContext) -> dict[str, dict[str, Any]]:
-        found = {v.id: load_json(v.content) for v in self._stream(ctx, "Person")}
-        self.records.audit_export(ctx, {"Person": len(found)}, "0")
-        return found
-
-    def _stream(self, ctx: AccessContext, resource_type: str) -> Iterator[Any]:
-        for v in self.records.export_stream(ctx, resource_type, ExportScope("system")):
-            if not v.deleted:
-                yield v
+        return {v.id: load_json(v.content) for page in self.records.scan(ctx, "Person") for v in page}  # fmt: skip
 
     # -- batch linkage ---------------------------------------------------------------
     def link(self, ctx: AccessContext, full: bool = False, seed: int = 0) -> RunSummary:
         """``khealth mpi link``: link every Patient (``full``: recompute every Person's
         links) or only Patients no Person links yet."""
-        persons = self.persons(ctx)
-        current = {p: pid for pid, body in persons.items() if body.get("active", True) for p in patient_links(body)}  # fmt: skip
+        started = time.perf_counter()
+        patients, persons = self.read(ctx)
+        read_seconds = time.perf_counter() - started
         decisions = self._job(ctx, DECISIONS_JOB)
         options = LinkOptions(
             seed=seed,
             must_link=tuple((str(x), str(y)) for x, y in decisions.get("must", [])),
             cannot_link=frozenset(frozenset(pair) for pair in decisions.get("cannot", [])),
         )
-        result = link_records(self.patients(ctx), options)
-        bodies = _full_bodies(result, persons, current) if full else _incremental_bodies(result, persons, current)  # fmt: skip
-        written = self._write_persons(ctx, bodies)
+        result = link_table(RecordTable.from_columns(patients), options)
+        del patients
+        row_of = {pid: row for row, pid in enumerate(result.ids)}
+        plan = (plan_full if full else plan_incremental)(result, persons, row_of)
+        del row_of, persons
+        writing = time.perf_counter()
+        written = self._write_persons(ctx, result, plan)
         self._save_run(ctx, result)
+        result.stats |= {
+            "read_seconds": round(read_seconds, 3), "persons_to_write": int(plan.write.sum()),
+            "write_seconds": round(time.perf_counter() - writing, 3),
+            "run_seconds": round(time.perf_counter() - started, 3),
+        }  # fmt: skip
         return RunSummary(result.stats, written, result.parameters)
 
-    def _write_persons(self, ctx: AccessContext, bodies: list[dict[str, Any]]) -> int:
+    def _write_persons(self, ctx: AccessContext, result: LinkResult, plan: PersonPlan) -> int:
         written = 0
-        for start in range(0, len(bodies), WRITE_BATCH):
-            with self.records.begin(ctx, "mpi-link") as rs:
-                for outcome in rs.upsert_many(bodies[start : start + WRITE_BATCH]):
-                    if isinstance(outcome, Exception):
-                        raise outcome
-                    written += outcome.changed
+        batch: list[tuple[int, npt.NDArray[np.int64]]] = []
+        for item in plan.rows_by_person():
+            batch.append(item)
+            if len(batch) >= WRITE_BATCH:
+                written += self._write_batch(ctx, result, plan, batch)
+                batch = []
+        if batch:
+            written += self._write_batch(ctx, result, plan, batch)
+        return written
+
+    def _write_batch(
+        self, ctx: AccessContext, result: LinkResult, plan: PersonPlan,
+        batch: list[tuple[int, npt.NDArray[np.int64]]],
+    ) -> int:  # fmt: skip
+        with self.records.begin(ctx, "mpi-link") as rs:
+            bodies = []
+            for j, rows in batch:
+                pid = plan.person_ids[j]
+                if plan.deactivate[j]:
+                    bodies.append(person_resource(pid, {}, active=False))
+                elif plan.incremental and plan.existing[j]:
+                    current = load_json(rs.read("Person", pid).content)
+                    links = patient_links(current) | assurance_of(result, rows)
+                    bodies.append(with_links(current, links))
+                else:
+                    bodies.append(person_resource(pid, assurance_of(result, rows)))
+            written = 0
+            for outcome in rs.upsert_many(bodies):
+                if isinstance(outcome, Exception):
+                    raise outcome
+                written += outcome.changed
         return written
 
     def _save_run(self, ctx: AccessContext, result: LinkResult) -> None:
@@ -117,12 +167,11 @@ class PatientIndex:
         return Parameters.from_json(model["parameters"]) if model else None
 
     def stats(self, ctx: AccessContext) -> dict[str, Any]:
-        persons = self.persons(ctx)
-        active = [p for p in persons.values() if p.get("active", True)]
+        _, persons = self.read(ctx)
         queue = self._job(ctx, REVIEW_JOB).get("items", [])
         return {
-            "persons": len(active),
-            "linked_patients": sum(len(patient_links(p)) for p in active),
+            "persons": int(persons.active.sum()),
+            "linked_patients": int(persons.active[persons.link_person].sum()),
             "review_pending": sum(1 for i in queue if i["state"] == "pending"),
             "last_run": self._job(ctx, MODEL_JOB).get("stats", {}),
         }
@@ -261,27 +310,12 @@ def _plain(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "meta"}
 
 
-def _full_bodies(
-    result: LinkResult, persons: dict[str, dict[str, Any]], current: dict[str, str]
-) -> list[dict[str, Any]]:
-    assigned = assign_full(result.clusters, current)
-    bodies = [
-        person_resource(pid, {p: result.assurance[p] for p in patients})
-        for pid, patients in assigned.items()
-    ]
-    bodies += [person_resource(pid, {}, active=False) for pid in persons if pid not in assigned and persons[pid].get("active", True)]  # fmt: skip
-    return bodies
-
-
-def _incremental_bodies(
-    result: LinkResult, persons: dict[str, dict[str, Any]], current: dict[str, str]
-) -> list[dict[str, Any]]:
-    bodies = []
-    for pid, added in assign_incremental(result.clusters, current).items():
-        links = patient_links(persons[pid]) if pid in persons else {}
-        links |= {p: result.assurance[p] for p in added}
-        bodies.append(person_resource(pid, links))
-    return bodies
+def _read_shard_with(
+    opener: RecordsOpener, ctx: AccessContext, shard: tuple[int, int]
+) -> tuple[PatientColumns, PersonColumns]:
+    """In a worker process: one shard through a record service of its own."""
+    with opener() as records:
+        return read_shard(records, ctx, shard)
 
 
 __all__ = ["SERVICE_CONTEXT", "PatientIndex", "RunSummary", "new_person_id"]

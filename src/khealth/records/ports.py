@@ -162,6 +162,15 @@ class ResourceStore(Protocol):
         (of any patient when None), each once, in pages; for Patient and Group $export."""
         ...
 
+    def scan(
+        self, resource_type: str, after: str | None, count: int, shard: tuple[int, int]
+    ) -> list[StoredVersion]:
+        """One page of a bulk read (no access check here: the record service checks): up
+        to ``count`` current resources of one type with ids after ``after``, in id order,
+        of those whose store sequence number is k modulo n (``shard = (k, n)``); read in
+        a short transaction of its own."""
+        ...
+
     def ping(self) -> None: ...
 
     def close(self) -> None: ...

@@ -85,6 +85,19 @@ class MemoryStore:
             if since is None or v.last_updated >= since:
                 yield v
 
+    def scan(
+        self, resource_type: str, after: str | None, count: int, shard: tuple[int, int]
+    ) -> list[StoredVersion]:
+        k, n = shard
+        with self._lock:
+            found = [
+                r.current for r in self._rows.values()
+                if r.current.resource_type == resource_type and not r.current.deleted
+                and (after is None or r.current.id > after) and r.seq % n == k
+            ]  # fmt: skip
+        found.sort(key=lambda v: v.id)
+        return found[:count]
+
     def ping(self) -> None:
         return None
 
