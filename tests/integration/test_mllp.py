@@ -32,6 +32,7 @@ from khealth.store.schema import hl7_message, resource
 from khealth.store.sql import SqlStore
 from tests import hl7_messages as m
 from tests.conftest import shared_data
+from tests.postgres import empty_tables
 from tests.support import Api
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ def sqlite_store(tmp_path: Path, sqlite_template: Path) -> Iterator[SqlStore]:
 @pytest.fixture
 def listener(sqlite_store: SqlStore, tmp_path: Path) -> Iterator[tuple[int, SqlStore]]:
     feed = open_feed(sqlite_store, Records(sqlite_store), tmp_path)
-    thread = MllpThread(feed.handle_many, MllpSettings(port=0, frame_timeout=1.0,
+    thread = MllpThread(feed, MllpSettings(port=0, frame_timeout=1.0,
                                                        max_message=256 * 1024)).start()  # fmt: skip
     yield thread.server.port, sqlite_store
     thread.stop()
@@ -182,6 +183,58 @@ def test_concurrent_senders_are_group_committed_and_all_applied(listener: Any) -
         t.join()
     assert len(results) == 160 and {r[0] for r in results} == {"AA"}
     assert count(store) == 160 and count(store, "Patient") == 160
+
+
+def test_a_pipelining_sender_gets_every_ack_in_order(listener: Any) -> None:
+    """Frames sent back to back without waiting: answered one by one, in order, a bad one
+    in the middle with its own AE."""
+    port, store = listener
+    raws = [m.adt("A01", f"PL{i}", mrn=f"PL{i}", visit=f"PV{i}") for i in range(60)]
+    raws[7] = raws[7].replace(b"|I|W3", b"||W3")
+    client = Client(port)
+    for raw in raws:
+        client.send(raw)
+    answers = [msa(client.receive()) for _ in raws]
+    client.close()
+    assert [control for _, control, _ in answers] == [f"PL{i}" for i in range(60)]
+    assert answers[7] == ("AE", "PL7", "PV1^1^2")
+    assert all(code == "AA" for i, (code, _, _) in enumerate(answers) if i != 7)
+    assert count(store) == 59 and count(store, "Patient") == 59
+
+
+@pytest.fixture
+def postgres_listener(postgres_url: str, tmp_path: Path) -> Iterator[tuple[int, SqlStore]]:
+    store = open_store(postgres_url)
+    empty_tables(store)
+    feed = open_feed(store, Records(store), tmp_path)
+    thread = MllpThread(feed, MllpSettings(port=0)).start()
+    yield thread.server.port, store
+    thread.stop()
+    store.close()
+
+
+def test_concurrent_and_pipelined_senders_over_postgresql(postgres_listener: Any) -> None:
+    port, store = postgres_listener
+    results: list[tuple[str, str, str]] = []
+
+    def sender(n: int) -> None:
+        client = Client(port)
+        results.extend(client.call(m.oru(f"Q{n}-{i}", mrn=f"Q{n}")) for i in range(10))
+        client.close()
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    pipelined = Client(port)
+    for i in range(40):
+        pipelined.send(m.adt("A01", f"R{i}", mrn=f"Q{i % 6}", visit=f"RV{i}"))
+    results.extend(msa(pipelined.receive()) for _ in range(40))
+    pipelined.close()
+    for t in threads:
+        t.join()
+    assert len(results) == 100 and {code for code, _, _ in results} == {"AA"}
+    assert count(store) == 100 and count(store, "Patient") == 6  # one per record number
+    assert count(store, "Provenance") == 100
 
 
 # -- a served process killed mid-stream --------------------------------------------------

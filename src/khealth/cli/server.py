@@ -76,7 +76,7 @@ def _start_mllp(host: str, port: int) -> None:
     store = open_store(settings.resolved_database_url(), migrate=True)
     synchronous_full(store)
     feed = open_feed(store, Records(store), settings.data_dir)
-    MllpThread(feed.handle_many, MllpSettings(host=host, port=port)).start()
+    MllpThread(feed, MllpSettings(host=host, port=port)).start()
     typer.echo(f"HL7 v2 MLLP listening on {host}:{port}", err=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 
 import orjson
@@ -39,6 +40,15 @@ class MemoryFeedLedger:
                                "message_time": message.message_time})  # fmt: skip
         session.put_job(JobState(_job_id(message.facility, message.control_id), _KIND, "done",
                                  message.received, message.received, detail))  # fmt: skip
+
+    def seen_many(
+        self, session: StoreSession, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        return {key for key in keys if self.seen(session, *key)}
+
+    def record_many(self, session: StoreSession, messages: Sequence[ProcessedMessage]) -> None:
+        for message in messages:
+            self.record(session, message)
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
         with self._lock:

@@ -7,10 +7,11 @@ transaction; dead letters and health queries are short transactions of their own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, event, func, insert, select, update
+from sqlalchemy import Engine, case, event, func, insert, select, tuple_, update
 
 from khealth.ingest.hl7v2.model import DeadLetter, FacilityStats, ProcessedMessage
 from khealth.ingest.hl7v2.ports import FeedLedger
@@ -48,11 +49,28 @@ class SqlFeedLedger:
         return found is not None
 
     def record(self, session: StoreSession, message: ProcessedMessage) -> None:
-        _connection(session).execute(insert(hl7_message).values(
-            facility=message.facility, control_id=message.control_id,
-            message_type=message.message_type, received=message.received,
-            message_time=message.message_time, sha256=message.sha256,
-        ))  # fmt: skip
+        self.record_many(session, [message])
+
+    def seen_many(
+        self, session: StoreSession, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        if not keys:
+            return set()
+        m = hl7_message.c
+        pairs = sorted(set(keys))
+        rows = _connection(session).execute(
+            select(m.facility, m.control_id).where(tuple_(m.facility, m.control_id).in_(pairs))
+        )
+        return {(row.facility, row.control_id) for row in rows}
+
+    def record_many(self, session: StoreSession, messages: Sequence[ProcessedMessage]) -> None:
+        if not messages:
+            return
+        _connection(session).execute(insert(hl7_message), [{
+            "facility": message.facility, "control_id": message.control_id,
+            "message_type": message.message_type, "received": message.received,
+            "message_time": message.message_time, "sha256": message.sha256,
+        } for message in messages])  # fmt: skip
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
         values = {

@@ -4,10 +4,15 @@ record service.
 ``handle_many`` commits a group of messages in ONE record session (group commit: a
 durable commit costs one sync however many messages ride in it) and answers AA for each
 only after that commit returned.  Parsing and mapping are pure and happen first, so a bad
-message is refused (AE/AR) before any transaction; should the group's transaction still
-fail on one message's content, each message is retried in a transaction of its own.  A
-storage failure that is not about the content (database down) raises: the listener then
-sends no ACK and the sender will resend.
+message is refused (AE/AR) before any transaction.  In the transaction the group's
+control ids are checked in one query, the identifiers its messages are keyed by are
+looked up in one search per resource type, and each message is applied as a transaction
+of its own (``records.conditional_group``): one whose resources the record service
+refuses gets its AE and leaves nothing behind while the others commit.  Should the
+group's transaction fail as a whole (a concurrent writer, a denial, an A40 merge that
+cannot be applied), each message is retried in a transaction of its own.  A storage
+failure that is not about the content (database down) raises: the listener then sends
+no ACK and the sender will resend.
 """
 
 from __future__ import annotations
@@ -19,16 +24,17 @@ from typing import Any
 
 from khealth.access.context import AccessContext, PurposeOfUse, Role
 from khealth.access.scopes import parse_scopes
-from khealth.core.errors import KhealthError
+from khealth.core.errors import Forbidden, KhealthError
 from khealth.ingest.hl7v2.ack import build_ack
 from khealth.ingest.hl7v2.errors import Hl7Error
 from khealth.ingest.hl7v2.mapping import facility_key, map_message
 from khealth.ingest.hl7v2.message import Message, parse
-from khealth.ingest.hl7v2.model import DeadLetter, Mapped, Merge, ProcessedMessage
+from khealth.ingest.hl7v2.model import DeadLetter, Header, Mapped, Merge, ProcessedMessage
 from khealth.ingest.hl7v2.ports import FeedLedger
 from khealth.ingest.hl7v2.sealing import Sealer
 from khealth.records.bundles import TransactionRunner, parse_entries
 from khealth.records.clock import Clock, SystemClock
+from khealth.records.conditional_group import ConditionalGroup, StagedWritesFailed
 from khealth.records.service import Records, RecordSession, load_json
 
 FEED_SCOPES = "system/Patient.cruds system/Encounter.cruds system/Observation.cruds " \
@@ -43,8 +49,13 @@ def feed_context() -> AccessContext:
                          purpose=PurposeOfUse.OPERATIONS)  # fmt: skip
 
 
+FEED_CONTEXT = feed_context()
+
+
 @dataclass(slots=True)
-class _Pending:
+class Prepared:
+    """A message parsed and mapped (or refused), waiting for its group's commit."""
+
     raw: bytes
     message: Message | None
     mapped: Mapped | None = None
@@ -69,7 +80,17 @@ class Hl7Feed:
     def handle_many(self, raws: Sequence[bytes]) -> list[bytes]:
         """One ACK per message, in order; every AA is durable when this returns."""
         received = self.clock.now_us()
-        pending = [self._prepare(raw, received) for raw in raws]
+        return self.commit([self.prepare(raw, received) for raw in raws], received)
+
+    def prepare(self, raw: bytes, received: int | None = None) -> Prepared:
+        """Parse and map one message (pure: no storage), ready for ``commit``; the
+        listener does this as each frame arrives, while the previous group commits."""
+        return self._prepare(raw, self.clock.now_us() if received is None else received)
+
+    def commit(self, prepared: Sequence[Prepared], received: int | None = None) -> list[bytes]:
+        """Apply prepared messages in one transaction; their ACKs, in order."""
+        received = self.clock.now_us() if received is None else received
+        pending = list(prepared)
         ready = [p for p in pending if p.mapped is not None]
         try:
             self._commit(ready, received)
@@ -105,12 +126,12 @@ class Hl7Feed:
         return False, build_ack(p.message, p.error.ack, p.error)
 
     # -- steps -----------------------------------------------------------------------
-    def _prepare(self, raw: bytes, received: int) -> _Pending:
+    def _prepare(self, raw: bytes, received: int) -> Prepared:
         try:
             message = parse(raw)
         except Hl7Error as error:
-            return _Pending(raw, None, error=error)
-        p = _Pending(raw, message)
+            return Prepared(raw, None, error=error)
+        p = Prepared(raw, message)
         try:
             p.mapped = map_message(message, raw, self.rrn_key, received)
         except Hl7Error as error:
@@ -119,24 +140,60 @@ class Hl7Feed:
             p.error = Hl7Error("AE", "MSH", 1, 0, "207", "the message could not be mapped")
         return p
 
-    def _commit(self, batch: list[_Pending], received: int) -> None:
+    def _commit(self, batch: list[Prepared], received: int) -> None:
+        """Apply the batch in one transaction; sets each message's ACK (AA, also for a
+        repeat) or its error, only once the transaction has committed."""
         if not batch:
             return
-        with self.records.begin(feed_context(), "hl7v2") as rs:
-            applied: set[tuple[str, str]] = set()
-            for p in batch:
-                assert p.mapped is not None and p.message is not None
-                h = p.mapped.header
-                key = (h.facility, h.control_id)
-                if key not in applied and not self.ledger.seen(rs.s, *key):
-                    _apply(rs, p.mapped)
-                    self.ledger.record(rs.s, ProcessedMessage(
-                        h.facility, h.control_id, h.message_type, received, h.message_time,
-                        h.sha256))  # fmt: skip
-                    applied.add(key)
-                p.ack = build_ack(p.message, "AA")  # a repeat is acknowledged, not applied
+        errors: dict[int, Hl7Error] = {}
+        with self.records.begin(FEED_CONTEXT, "hl7v2") as rs:
+            try:
+                applied = self._apply_group(rs, batch, errors)
+            except StagedWritesFailed as failed:
+                raise failed.error from None  # each message is retried alone
+            self.ledger.record_many(rs.s, [
+                ProcessedMessage(h.facility, h.control_id, h.message_type, received,
+                                 h.message_time, h.sha256) for h in applied
+            ])  # fmt: skip
+        for i, p in enumerate(batch):
+            p.error = errors.get(i)
+            p.ack = build_ack(p.message, "AA") if p.error is None else b""
 
-    def _dead_letter(self, p: _Pending, received: int) -> None:
+    def _apply_group(
+        self, rs: RecordSession, batch: list[Prepared], errors: dict[int, Hl7Error]
+    ) -> list[Header]:
+        """Apply each message not applied before, as a transaction of its own; a refused
+        one gets its error in ``errors``.  The headers of those applied."""
+        done = self.ledger.seen_many(rs.s, [_key(p) for p in batch])  # repeats: not again
+        applied: list[Header] = []
+        group: ConditionalGroup | None = None
+        for i, p in enumerate(batch):
+            assert p.mapped is not None
+            if _key(p) in done:
+                continue
+            if p.mapped.merge is not None:
+                if group is not None:
+                    group.flush()
+                group = None  # what the merge changes is looked up afresh after it
+                _apply(rs, p.mapped)
+            else:
+                if group is None:
+                    group = ConditionalGroup(rs)
+                    group.look_up(_lookups(batch[i:]))
+                try:
+                    group.run(p.mapped.entries)
+                except Forbidden:
+                    raise  # the whole transaction ends as a denial, audited as one
+                except KhealthError as error:
+                    errors[i] = _storage_error(p, error)
+                    continue
+            done.add(_key(p))
+            applied.append(p.mapped.header)
+        if group is not None:
+            group.flush()
+        return applied
+
+    def _dead_letter(self, p: Prepared, received: int) -> None:
         assert p.error is not None
         message = p.message
         kind = "^".join(message.message_type[:2]).strip("^") if message else ""
@@ -146,6 +203,28 @@ class Hl7Feed:
             ack_code=p.error.ack, error=_describe(p.error), sealed=self.sealer.seal(p.raw),
             updated=received,
         ))  # fmt: skip
+
+
+def _key(p: Prepared) -> tuple[str, str]:
+    assert p.mapped is not None
+    return p.mapped.header.facility, p.mapped.header.control_id
+
+
+def _lookups(batch: Sequence[Prepared]) -> list[tuple[str, str]]:
+    """The (type, criteria) the messages up to the next merge are keyed by."""
+    found: list[tuple[str, str]] = []
+    for p in batch:
+        if p.mapped is None:
+            continue
+        if p.mapped.merge is not None:
+            break
+        for entry in p.mapped.entries:
+            request = entry["request"]
+            resource_type, _, criteria = str(request["url"]).partition("?")
+            criteria = criteria or str(request.get("ifNoneExist") or "")
+            if criteria:
+                found.append((resource_type, criteria))
+    return found
 
 
 def _apply(rs: RecordSession, mapped: Mapped) -> None:
@@ -188,7 +267,7 @@ def _split_location(location: str) -> tuple[str, int, int]:
     return parts[0], int(parts[1]), int(parts[2]) if len(parts) > 2 else 0
 
 
-def _storage_error(p: _Pending, error: KhealthError) -> Hl7Error:
+def _storage_error(p: Prepared, error: KhealthError) -> Hl7Error:
     """The record service refused a resource: report it at the segment it came from, with
     the FHIR path (never the value)."""
     assert p.mapped is not None
