@@ -284,6 +284,9 @@ def test_a_full_run_over_linked_data_writes_nothing_and_keeps_every_person(
     before = links(records)
     assert index.link(SERVICE_CONTEXT, full=True).persons_written == 0
     assert links(records) == before
+    stats = index.stats(SERVICE_CONTEXT)
+    assert stats["linked_patients"] == len(patients)
+    assert stats["persons"] == len(set(before.values()))
 
 
 def test_an_incremental_run_adds_a_new_registration_to_the_person_it_matches(

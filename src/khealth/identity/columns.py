@@ -134,12 +134,19 @@ def read_shard(
 ) -> tuple[PatientColumns, PersonColumns]:
     """Every Patient and Person of one shard, through the record service (access policy,
     consent and audit apply as to any bulk read)."""
-    patients, persons = _PatientBuilder(), _PersonBuilder()
+    patients = _PatientBuilder()
     for page in records.scan(ctx, "Patient", shard=shard):
         patients.add(page)
+    return patients.columns(), read_persons(records, ctx, shard)
+
+
+def read_persons(
+    records: Records, ctx: AccessContext, shard: tuple[int, int] = (0, 1)
+) -> PersonColumns:
+    persons = _PersonBuilder()
     for page in records.scan(ctx, "Person", shard=shard):
         persons.add(page)
-    return patients.columns(), persons.columns()
+    return persons.columns()
 
 
 def merge_patients(parts: Sequence[PatientColumns]) -> PatientColumns:

@@ -31,6 +31,7 @@ from khealth.identity.columns import (
     PersonColumns,
     merge_patients,
     merge_persons,
+    read_persons,
     read_shard,
 )
 from khealth.identity.linkage import LinkOptions, LinkResult, link_table
@@ -167,7 +168,7 @@ class PatientIndex:
         return Parameters.from_json(model["parameters"]) if model else None
 
     def stats(self, ctx: AccessContext) -> dict[str, Any]:
-        _, persons = self.read(ctx)
+        persons = read_persons(self.records, ctx)
         queue = self._job(ctx, REVIEW_JOB).get("items", [])
         return {
             "persons": int(persons.active.sum()),
