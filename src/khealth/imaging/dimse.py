@@ -85,7 +85,7 @@ class DimseSettings:
     peers: Mapping[str, str] = field(default_factory=dict)  # calling AE title → facility
     endpoint_address: str = "http://127.0.0.1:8000/dicomweb"  # the DICOMweb base for Endpoint
     refile_every: int = 200  # a long association files its studies every this many instances
-    max_pdu: int = 0  # 0: no limit on the P-DATA PDUs a peer may send
+    max_pdu: int = 65536  # the largest P-DATA PDU a peer may send us (0: no limit)
     network_timeout: float = 60.0
 
 

@@ -124,7 +124,10 @@ def render(data: bytes, frame: int = 1, options: RenderOptions | None = None) ->
     """Frame ``frame`` (1-based) of a Part 10 file as ``options.media_type``; IndexError
     when the instance has no such frame."""
     options = options or RenderOptions()
-    ds = dcmread(io.BytesIO(data))
+    try:
+        ds = dcmread(io.BytesIO(data))
+    except Exception as error:  # its header was read when stored; the rest may be damaged
+        raise CannotRender("the stored file could not be read as DICOM") from error
     if "PixelData" not in ds:
         raise CannotRender("the instance has no pixel data (only images can be rendered)")
     if not 1 <= frame <= frame_count(ds):
