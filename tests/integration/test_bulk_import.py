@@ -169,6 +169,49 @@ def test_under_skip_a_bad_line_is_reported_and_the_rest_stored(
     ]
 
 
+def test_a_worker_process_prepares_the_lines_with_the_same_outcome(
+    records: Records, tmp_path: Path
+) -> None:
+    """Preparing in a worker (``workers=1``) stores what preparing here stores: the same
+    resources, the same failures at the same lines, a repeated id as a second version."""
+    records = Records(records.store)  # the system clock: a worker needs no test module
+    lines = [orjson.dumps(patient(n)) for n in range(7)]
+    lines += [orjson.dumps(observation(n, f"p{n}")) for n in range(5)]
+    lines[2] = b"{not json"
+    lines[9] = orjson.dumps({**observation(7, "p1"), "status": "robot"})
+    lines.append(orjson.dumps(patient(4, gender="male")))  # p4 again, changed
+    path = tmp_path / "mixed.ndjson"
+    path.write_bytes(b"\n".join(lines[:5]) + b"\n\n" + b"\n".join(lines[5:]) + b"\n")
+    imp = importer(records, workers=1, batch_size=4, on_error="skip")
+    summary = imp.run([path])
+    assert (summary.created, summary.updated, summary.failed) == (10, 1, 2)
+    first, second = imp.messages  # type: ignore[attr-defined]
+    assert first == f"{path}:3: structure: the line is not valid JSON"
+    assert second.startswith(f"{path}:11: code-invalid: ")
+    assert second.endswith(" (Observation.status)") and "robot" not in second
+    with records.begin(system_context(), "read") as rs:
+        assert load_json(rs.read("Patient", "p4").content)["gender"] == "male"
+        assert [v.id for v in rs.everything("p3", None, [])] == ["p3", "o3"]
+    assert versions_of(records, "Patient", "p4") == 2
+    again = importer(records, workers=1).run([path])
+    assert (again.files_skipped, again.created, again.updated) == (1, 0, 0)
+
+
+def test_with_a_worker_an_interrupted_import_resumes_exactly_once(
+    records: Records, tmp_path: Path
+) -> None:
+    records = Records(records.store)  # the system clock: a worker needs no test module
+    path = write_ndjson(tmp_path / "Patient.ndjson", [patient(n) for n in range(20)])
+    options = ImportOptions(batch_size=3, workers=1)
+    first = BulkImporter(records, system_context(), options, StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):
+        first.run([path])
+    assert first.summary.created == 9
+    second = importer(records, batch_size=3, workers=1).run([path])
+    assert (second.created, second.unchanged) == (11, 0)
+    assert [versions_of(records, "Patient", f"p{n}") for n in range(20)] == [1] * 20
+
+
 def transaction_bundle() -> dict[str, Any]:
     org = {"resourceType": "Organization", "id": "org1", "name": "Clinic"}
     pat = {"resourceType": "Patient", "id": "11111111-1111-4111-8111-111111111111",
@@ -273,7 +316,7 @@ def test_the_command_survives_sigkill_and_a_rerun_completes_exactly_once(tmp_pat
     data = tmp_path / "synthea.ndjson"
     total = synthea_ndjson(data, copies=2)
     db = tmp_path / "k.db"
-    killed = khealth(str(data), "--batch-size", "200", "--no-progress", db=db)
+    killed = khealth(str(data), "--batch-size", "200", "--no-progress", "--workers", "1", db=db)
     engine = create_engine(f"sqlite:///{db}")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and killed.poll() is None:
@@ -285,8 +328,14 @@ def test_the_command_survives_sigkill_and_a_rerun_completes_exactly_once(tmp_pat
         except Exception:  # the schema is not created yet
             continue
     assert killed.poll() is None, "the import finished before it could be killed"
+    workers = _children(killed.pid)
+    assert workers, "the import runs its worker process"
     killed.send_signal(signal.SIGKILL)
     killed.wait()
+    deadline = time.monotonic() + 30  # the worker sees its stdin close and ends too
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "a worker outlived the killed import"
     with engine.connect() as conn:
         partial = conn.execute(select(func.count()).select_from(resource)).scalar_one()
     assert 0 < partial < total
@@ -300,6 +349,18 @@ def test_the_command_survives_sigkill_and_a_rerun_completes_exactly_once(tmp_pat
         versions = conn.execute(select(func.max(resource_version.c.version))).scalar_one()
         assert versions == 1  # nothing imported twice
     engine.dispose()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its new parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_the_command_stops_at_a_bad_line_with_exit_status_1(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from khealth.fhir.index import (
     StringValue,
     TokenValue,
     UriValue,
+    pack_index,
+    unpack_index,
 )
 
 pytestmark = pytest.mark.unit
@@ -452,3 +455,12 @@ def test_every_synthea_resource_extracts_without_error() -> None:
         if resource["resourceType"] == "Observation":
             assert "code" in index.params() and "date" in index.params()
         patient_compartments(resource, index)
+
+
+@pytest.mark.skipif(not SYNTHEA.is_dir(), reason="../shared/data/synthea-r4 is not present")
+def test_the_packed_index_a_worker_sends_comes_back_whole() -> None:
+    """Bulk import sends each resource's index between processes as plain tuples."""
+    for resource in synthea_resources():
+        index = extract(resource)
+        sent = pickle.loads(pickle.dumps(pack_index(index)))
+        assert repr(unpack_index(sent)) == repr(index)  # repr: a Range's NaN is not == itself

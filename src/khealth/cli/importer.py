@@ -58,6 +58,15 @@ def import_files(
         typer.Option(help="stop at the first invalid resource, or report it and go on"),
     ] = "stop",
     progress: Annotated[bool, typer.Option(help="progress bar on stderr")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="processes preparing lines while this one writes (default: 1 with two "
+            "or more cores and at least 8 MiB of NDJSON, else 0)",
+        ),
+    ] = None,
 ) -> None:
     """Import FHIR resources; an interrupted run resumes, a repeated run adds nothing."""
     from khealth.access.context import AccessContext, Role
@@ -79,7 +88,7 @@ def import_files(
     )
     bar = _Bar(sum(f.stat().st_size for f in files), progress)
     importer = BulkImporter(
-        Records(store), ctx, ImportOptions(batch_size, on_error), bar, report=bar.write
+        Records(store), ctx, ImportOptions(batch_size, on_error, workers), bar, report=bar.write
     )
     code = 0
     try:

@@ -21,7 +21,9 @@ Conventions shared by every backend:
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 def normalize_string(text: str) -> str:
@@ -134,3 +136,59 @@ class ResourceIndex:
         ):
             found.update(r.param for r in rows)
         return found
+
+
+# -- the packed form --------------------------------------------------------------------
+#: ``ResourceIndex`` as plain tuples, one per list in field order, each value as the tuple
+#: of its fields in declaration order; a composite is ``(param, ((kind, *fields), ...))``
+#: with ``kind`` the component's class name.  Tuples of str/int/float pickle about ten times
+#: faster than the dataclasses (a bulk-import worker sends them to the writing process),
+#: and the SQL store turns them into rows without building a dict per value.
+PackedIndex = tuple[tuple[tuple[Any, ...], ...], ...]
+
+_COMPONENTS: dict[str, Callable[..., ComponentValue]] = {
+    cls.__name__: cls
+    for cls in (TokenValue, StringValue, DateValue, NumberValue, QuantityValue, UriValue,
+                ReferenceValue)
+}  # fmt: skip
+
+
+def pack_index(index: ResourceIndex) -> PackedIndex:
+    return (
+        tuple((v.param, v.system, v.code, v.text) for v in index.tokens),
+        tuple((v.param, v.value, v.exact) for v in index.strings),
+        tuple((v.param, v.low, v.high) for v in index.dates),
+        tuple((v.param, v.value, v.low, v.high) for v in index.numbers),
+        tuple(
+            (v.param, v.value, v.low, v.high, v.system, v.code, v.unit) for v in index.quantities
+        ),
+        tuple((v.param, v.value) for v in index.uris),
+        tuple(
+            (v.param, v.target_type, v.target_id, v.url, v.identifier_system, v.identifier_value)
+            for v in index.references
+        ),
+        tuple((c.param, tuple(_pack_component(v) for v in c.components)) for c in index.composites),
+    )
+
+
+def _pack_component(value: ComponentValue) -> tuple[Any, ...]:
+    fields = getattr(value, "__slots__", ())
+    return (type(value).__name__, *(getattr(value, f) for f in fields))
+
+
+def unpack_index(packed: PackedIndex) -> ResourceIndex:
+    """The inverse of :func:`pack_index`."""
+    tokens, strings, dates, numbers, quantities, uris, references, composites = packed
+    return ResourceIndex(
+        [TokenValue(*v) for v in tokens],
+        [StringValue(*v) for v in strings],
+        [DateValue(*v) for v in dates],
+        [NumberValue(*v) for v in numbers],
+        [QuantityValue(*v) for v in quantities],
+        [UriValue(*v) for v in uris],
+        [ReferenceValue(*v) for v in references],
+        [
+            CompositeValue(param, tuple(_COMPONENTS[c[0]](*c[1:]) for c in components))
+            for param, components in composites
+        ],
+    )

@@ -18,6 +18,13 @@ change in the middle that keeps the size, head and tail is not noticed (then del
 job row or import the file under another name after editing it).  Finished files are
 skipped after reading 128 KiB of them.
 
+Preparing a line (parse, validate, stamp, index) runs ahead of the writes in a worker
+process when the machine has a second core and the files are large enough
+(``ImportOptions.workers``; :mod:`khealth.ingest.prepare_pool`): the worker prepares the
+next batches while this process writes the current one through the record session, which
+still checks access, writes the audit event and re-prepares any resource that exists
+already.  Without a worker the same steps run here, batch by batch.
+
 Errors: a resource that fails validation is reported as ``file:line: issue`` (never its
 content).  ``on_error="stop"`` raises :class:`ImportStopped` and nothing of the failing
 batch is stored; ``"skip"`` counts the line as failed and stores the rest of the batch.
@@ -26,22 +33,29 @@ batch is stored; ``"skip"`` counts the line as failed and stores the rest of the
 from __future__ import annotations
 
 import hashlib
+import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 import orjson
 
 from khealth.access.context import AccessContext
 from khealth.core.errors import Issue, KhealthError
+from khealth.ingest.prepare_pool import PreparePool
 from khealth.records.ports import JobState
+from khealth.records.prepare import PreparedCreate, prepare_line, unpack_line
 from khealth.records.service import Records, RecordSession, WriteResult
 
 JOB_KIND = "import-file"
 FINGERPRINT_CHUNK = 64 * 1024
 FILE_SUFFIXES = (".ndjson", ".json")
+#: NDJSON bytes below which ``workers=None`` prepares in this process (a worker takes
+#: about a second to start)
+AUTO_WORKER_BYTES = 8 * 1024 * 1024
 
 OnError = Literal["stop", "skip"]
 
@@ -65,6 +79,9 @@ class ImportStopped(KhealthError):
 class ImportOptions:
     batch_size: int = 1000
     on_error: OnError = "stop"
+    #: processes that prepare lines ahead of the writes: 0 = none, None = one when there
+    #: are two or more cores and at least ``AUTO_WORKER_BYTES`` of NDJSON
+    workers: int | None = None
 
 
 @dataclass(slots=True)
@@ -156,15 +173,22 @@ def issue_text(error: KhealthError) -> str:
 
 
 @dataclass(slots=True)
-class _Line:
+class _Raw:
     number: int
-    resource: Any  # the parsed JSON, or the error that stopped it
+    text: bytes | None  # the line without its line end; None: a batch of blank lines only
     end: int  # byte offset just after this line
 
 
-def _read_batch(f: BinaryIO, start: FileProgress, size: int) -> list[_Line]:
+@dataclass(slots=True)
+class _Line:
+    number: int
+    resource: PreparedCreate | KhealthError | None  # None: a batch of blank lines only
+    end: int
+
+
+def _read_batch(f: BinaryIO, start: FileProgress, size: int) -> list[_Raw]:
     """Up to ``size`` non-blank lines from the current position of ``f``."""
-    lines: list[_Line] = []
+    lines: list[_Raw] = []
     offset, number = start.offset, start.line
     while len(lines) < size:
         raw = f.readline()
@@ -172,25 +196,16 @@ def _read_batch(f: BinaryIO, start: FileProgress, size: int) -> list[_Line]:
             break
         offset += len(raw)
         number += 1
-        if raw.strip():
-            lines.append(_Line(number, _parse(raw), offset))
+        text = raw.strip()
+        if text:
+            lines.append(_Raw(number, text, offset))
     if not lines and number != start.line:  # only blank lines: still move past them
-        lines.append(_Line(number, None, offset))
+        lines.append(_Raw(number, None, offset))
     return lines
 
 
-def _unreadable(line: _Line) -> bool:
-    return isinstance(line.resource, KhealthError)
-
-
-def _parse(raw: bytes) -> Any:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return KhealthError([Issue("structure", "the line is not valid JSON")])
-    if not isinstance(value, dict):
-        return KhealthError([Issue("structure", "the line is not a JSON object")])
-    return value
+def _after(batch: Sequence[_Raw | _Line]) -> FileProgress:
+    return FileProgress(batch[-1].end, batch[-1].number, False)
 
 
 class BulkImporter:
@@ -208,13 +223,28 @@ class BulkImporter:
         self.progress: Progress = progress or NoProgress()
         self.report = report or (lambda _message: None)
         self.summary = ImportSummary()
+        self._pool: PreparePool | None = None
 
     def run(self, files: Sequence[Path]) -> ImportSummary:
         """Import each file in turn; the summary is kept up to date as it goes (so that
         an interrupted run can still say what it did)."""
-        for path in files:
-            self.import_file(path)
+        workers = self._workers(files)
+        if workers:
+            self._pool = PreparePool(self.ctx, self.records.clock, workers)
+        try:
+            for path in files:
+                self.import_file(path)
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
         return self.summary
+
+    def _workers(self, files: Sequence[Path]) -> int:
+        if self.options.workers is not None:
+            return self.options.workers
+        ndjson = sum(p.stat().st_size for p in files if p.suffix == ".ndjson")
+        return 1 if (os.cpu_count() or 1) > 1 and ndjson >= AUTO_WORKER_BYTES else 0
 
     def import_file(self, path: Path) -> None:
         # late import: bundle_files builds on this module's types
@@ -229,20 +259,77 @@ class BulkImporter:
 
     # -- NDJSON ------------------------------------------------------------------------
     def _import_ndjson(self, path: Path, job_id: str) -> None:
+        """One transaction per batch, with the job row that records how far it got; the
+        next batches are read and prepared meanwhile, outside the transaction."""
         with path.open("rb") as f:
             state: FileProgress | None = None
-            while state is None or not state.done:
-                with self.records.begin(self.ctx, "import") as rs:
-                    if state is None:
-                        state = self._resume(rs, job_id, path, f)
-                        if state.done:
-                            return
-                    before = state
-                    batch = _read_batch(f, state, self.options.batch_size)
-                    stored = self._store_batch(rs, path, batch)
-                    state = self._advance(state, batch)
-                    self.save(rs, job_id, state)
-                self.progress.advance(state.offset - before.offset, stored)
+            batches: Iterator[list[_Line]] | None = None
+            batch: list[_Line] | None = None
+            try:
+                while True:
+                    with self.records.begin(self.ctx, "import") as rs:
+                        if state is None:
+                            state = self._resume(rs, job_id, path, f)
+                            if state.done:
+                                return
+                            batches = self._batches(f, state)
+                        assert batches is not None
+                        if batch is None:
+                            batch = next(batches)
+                        before = state
+                        stored = self._store_batch(rs, path, batch)
+                        state = self._advance(state, batch)
+                        self.save(rs, job_id, state)
+                    self.progress.advance(state.offset - before.offset, stored)
+                    if state.done:
+                        return
+                    batch = next(batches)
+            finally:
+                if batches is not None:
+                    batches.close()  # type: ignore[attr-defined]
+
+    def _batches(self, f: BinaryIO, start: FileProgress) -> Iterator[list[_Line]]:
+        """The file's batches from ``start``, prepared; the last one is empty."""
+        size, state, pool = self.options.batch_size, start, self._pool
+        if pool is None:
+            while True:
+                raw = _read_batch(f, state, size)
+                yield [_Line(r.number, self._prepare_here(r.text), r.end) for r in raw]
+                if not raw:
+                    return
+                state = _after(raw)
+        sent: deque[list[_Raw]] = deque()
+        end_of_file = False
+        try:
+            while True:
+                while not end_of_file and len(sent) < pool.depth:
+                    raw = _read_batch(f, state, size)
+                    if not raw:
+                        end_of_file = True
+                        break
+                    state = _after(raw)
+                    texts = [r.text for r in raw if r.text is not None]
+                    if texts:
+                        pool.submit(texts)
+                    sent.append(raw)
+                if not sent:
+                    yield []
+                    return
+                raw = sent.popleft()
+                answers = iter(pool.receive() if raw[0].text is not None else ())
+                yield [
+                    _Line(r.number, None if r.text is None else unpack_line(next(answers), r.text), r.end)
+                    for r in raw
+                ]  # fmt: skip
+        finally:
+            if pool.in_flight:  # stopped half-way: what is in flight is of no use
+                pool.close()
+                self._pool = None
+
+    def _prepare_here(self, text: bytes | None) -> PreparedCreate | KhealthError | None:
+        if text is None:
+            return None
+        return unpack_line(prepare_line(self.ctx, self.records.clock, text), text)
 
     def _resume(self, rs: RecordSession, job_id: str, path: Path, f: BinaryIO) -> FileProgress:
         state = FileProgress.from_job(rs.get_job(job_id))
@@ -257,20 +344,18 @@ class BulkImporter:
     def _advance(self, state: FileProgress, batch: list[_Line]) -> FileProgress:
         if not batch:
             return replace(state, done=True)
-        return FileProgress(batch[-1].end, batch[-1].number, False)
+        return _after(batch)
 
     def _store_batch(self, rs: RecordSession, path: Path, batch: list[_Line]) -> int:
         """Store the batch's resources; returns how many were stored (in any outcome)."""
-        parsed = [line for line in batch if isinstance(line.resource, dict)]
-        outcomes = rs.upsert_many([line.resource for line in parsed])
-        failures = [(line.number, line.resource) for line in batch if _unreadable(line)]
-        failures += [
-            (line.number, o)
-            for line, o in zip(parsed, outcomes, strict=True)
+        lines = [line for line in batch if line.resource is not None]
+        outcomes = rs.upsert_prepared([line.resource for line in lines])  # type: ignore[misc]
+        failures = [
+            (str(line.number), o)
+            for line, o in zip(lines, outcomes, strict=True)
             if isinstance(o, KhealthError)
         ]
-        failures.sort(key=lambda pair: pair[0])
-        self.fail(path, [(str(number), error) for number, error in failures])
+        self.fail(path, failures)
         written = [o for o in outcomes if isinstance(o, WriteResult)]
         self.summary.count(written)
         return len(written)

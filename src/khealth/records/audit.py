@@ -31,14 +31,22 @@ class AuditRecord:
     type_counts: dict[str, int] = field(default_factory=dict)  # a bulk export: how many per type
     break_glass: bool = False  # something was read only under a break-the-glass grant
     patients: set[str] = field(default_factory=set)  # whose compartments were touched
+    #: entities whose compartments are in ``patients`` already (written by this request)
+    located: set[str] = field(default_factory=set)
 
     def saw(self, resource_type: str, id: str) -> None:
         self.entity_count += 1
         if len(self.entities) < MAX_ENTITIES:
             self.entities.append(f"{resource_type}/{id}")
 
-    def changed(self, resource_type: str, id: str, _letter: str) -> None:
+    def changed(
+        self, resource_type: str, id: str, _letter: str, compartments: frozenset[str] | None = None
+    ) -> None:
+        """A write; with the compartments it was stored under, which then need no lookup."""
         self.saw(resource_type, id)
+        if compartments is not None:
+            self.patients.update(compartments)
+            self.located.add(f"{resource_type}/{id}")
 
     def searched(self, resource_type: str) -> None:
         self.query_type = resource_type

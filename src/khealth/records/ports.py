@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from khealth.access.break_glass import BreakGlassGrant
-from khealth.fhir.index import ResourceIndex
+from khealth.fhir.index import PackedIndex, ResourceIndex
 from khealth.fhir.search_model import Include, SearchQuery
 
 
@@ -30,10 +30,11 @@ class StoredVersion:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """A new version to store. ``index`` is None for a delete."""
+    """A new version to store. ``index`` is None for a delete; it may come packed
+    (:func:`khealth.fhir.index.pack_index`, as a bulk-import worker sends it)."""
 
     version: StoredVersion
-    index: ResourceIndex | None
+    index: ResourceIndex | PackedIndex | None
     compartments: frozenset[str]
     expected_version: int | None  # the version it replaces (None: must not exist yet)
 

@@ -8,9 +8,8 @@ semantics follow http://hl7.org/fhir/R4/http.html.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,27 +23,23 @@ from khealth.core.errors import (
     Forbidden,
     Gone,
     InvalidRequest,
-    InvalidResource,
     Issue,
     KhealthError,
     NotFound,
     PreconditionFailed,
 )
 from khealth.fhir.definitions import SUPPORTED_TYPES
-from khealth.fhir.extract import extract, patient_compartments
 from khealth.fhir.search_model import Include, SearchQuery
 from khealth.fhir.search_parse import parse_search
-from khealth.fhir.validation import check_resource
 from khealth.records.audit import AuditRecord, audit_event
 from khealth.records.audit_index import patients_touched
-from khealth.records.clock import Clock, SystemClock, format_instant
+from khealth.records.clock import Clock, SystemClock
 from khealth.records.consent_gate import (
     ConsentGate,
     SessionSource,
     StoreSource,
     gated_history,
     gated_search,
-    stamp_source,
 )
 from khealth.records.identifiers import protect_identifiers
 from khealth.records.jsonpatch import apply_patch
@@ -56,11 +51,16 @@ from khealth.records.ports import (
     StoreSession,
     Write,
 )
+from khealth.records.prepare import (
+    PreparedCreate,
+    parse_line,
+    prepare_version,
+    require_supported,
+    upsert_key,
+)
+from khealth.records.prepare import resource_type_of as _resource_type
 from khealth.records.references import local_references
 
-#: an escaped U+0000 in serialised JSON (not an escaped backslash followed by "u0000"):
-#: FHIR strings SHOULD NOT hold control characters and PostgreSQL text cannot hold NUL
-_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 MAX_INCLUDE_ROUNDS = 4
 MAX_INCLUDED = 1000
 
@@ -92,11 +92,6 @@ def load_json(content: bytes) -> dict[str, Any]:
     value = orjson.loads(content)
     assert isinstance(value, dict)
     return value
-
-
-def require_supported(resource_type: str) -> None:
-    if resource_type not in SUPPORTED_TYPES:
-        raise NotFound([Issue("not-supported", f"resource type {resource_type} is not supported")])
 
 
 class Records:
@@ -431,12 +426,41 @@ class RecordSession:
         query, unchanged content keeps its version, and the rest is written in one
         ``put_many``.  A resource that fails validation gets its error in its place and
         nothing is written for it; a denial still raises (and is audited as one)."""
+        keys = [upsert_key(r) for r in resources]
+        return self._upsert_each(
+            keys, lambda i, key, current: self._upsert_one(key, resources[i], current)
+        )
+
+    def upsert_prepared(
+        self, items: Sequence[PreparedCreate | KhealthError]
+    ) -> list[WriteResult | KhealthError]:
+        """``upsert_many`` of import lines that :func:`khealth.records.prepare.prepare_line`
+        has already validated, stamped and indexed as creates (in a worker process, while
+        this session wrote the previous batch).  The session decides the rest as in
+        ``upsert_many``: scopes and compartments, the audit event, and a resource that
+        exists already is prepared again here, as an update or found unchanged."""
+
+        def store(i: int, key: tuple[str, str], current: StoredVersion | None) -> WriteResult:
+            item = items[i]
+            assert isinstance(item, PreparedCreate)
+            if current is not None:
+                return self._upsert_one(key, parse_line(item.raw), current)
+            policy.require(self.ctx, key[0], "create")
+            return self._append(Write(item.version, item.index, item.compartments, None))
+
+        keys = [item.key if isinstance(item, PreparedCreate) else item for item in items]
+        return self._upsert_each(keys, store)
+
+    def _upsert_each(
+        self,
+        keys: Sequence[tuple[str, str] | KhealthError],
+        store: Callable[[int, tuple[str, str], StoredVersion | None], WriteResult],
+    ) -> list[WriteResult | KhealthError]:
         self.flush()
-        keys = [_upsert_key(r) for r in resources]
         known = self.s.current_many([k for k in keys if isinstance(k, tuple)])
         outcomes: list[WriteResult | KhealthError] = []
         batch_keys: set[tuple[str, str]] = set()
-        for resource, key in zip(resources, keys, strict=True):
+        for i, key in enumerate(keys):
             if not isinstance(key, tuple):
                 outcomes.append(key)
                 continue
@@ -444,7 +468,7 @@ class RecordSession:
                 self.flush()
                 batch_keys.clear()
             try:
-                result = self._upsert_one(key, resource, known.get(key))
+                result = store(i, key, known.get(key))
             except Forbidden:
                 raise
             except KhealthError as error:
@@ -534,57 +558,25 @@ class RecordSession:
         self, resource_type: str, id: str, resource: Any, expected: int | None, method: str
     ) -> WriteResult:
         stored, index, compartments = self.prepare(resource_type, id, resource, expected, method)
-        policy.require_in_compartment(self.ctx, resource_type, "create", compartments)
-        self._pending.append(Write(stored, index, compartments, expected))
+        return self._append(Write(stored, index, compartments, expected))
+
+    def _append(self, write: Write) -> WriteResult:
+        """Buffer one prepared version (the caller has checked the type's scope)."""
+        resource_type, id = write.version.resource_type, write.version.id
+        policy.require_in_compartment(self.ctx, resource_type, "create", write.compartments)
+        self._pending.append(write)
         if resource_type == "Consent":  # takes effect for the next read of this session
             self.flush()
             self.gate.invalidate()
-        self.audit.changed(resource_type, id, "C" if expected is None else "U")
-        return WriteResult(stored, created=expected is None)
+        letter = "C" if write.expected_version is None else "U"
+        self.audit.changed(resource_type, id, letter, write.compartments)
+        return WriteResult(write.version, created=write.expected_version is None)
 
     def prepare(
         self, resource_type: str, id: str, resource: Any, expected: int | None, method: str = "PUT"
     ) -> tuple[StoredVersion, Any, frozenset[str]]:
         """Validate, stamp meta, serialise and index one version (no I/O)."""
-        body = dict(protect_identifiers(resource_type, resource))  # no plain RRN past here
-        body["id"] = id
-        check_resource(body)
-        version = (expected or 0) + 1
-        now = self.clock.now_us()
-        meta = dict(body.get("meta") or {})
-        stamp_source(meta, self.ctx, created=expected is None)
-        meta["versionId"] = str(version)
-        meta["lastUpdated"] = format_instant(now)
-        body["meta"] = meta
-        index = extract(body)
-        compartments = patient_compartments(body, index)
-        content = orjson.dumps(body)
-        if b"\\u0000" in content and _NUL.search(content):
-            raise InvalidResource([Issue("invalid", "strings must not contain NUL (U+0000)")])
-        stored = StoredVersion(resource_type, id, version, now, False, content, method)
-        return stored, index, compartments
-
-
-def _resource_type(resource: Any) -> str:
-    if not isinstance(resource, dict):
-        raise InvalidResource([Issue("structure", "the body must be a JSON object")])
-    resource_type = resource.get("resourceType")
-    if not isinstance(resource_type, str):
-        raise InvalidResource([Issue("required", "resourceType is missing", ("resourceType",))])
-    require_supported(resource_type)
-    return resource_type
-
-
-def _upsert_key(resource: Any) -> tuple[str, str] | KhealthError:
-    """(type, id) of a resource to import, or why it cannot be imported."""
-    try:
-        resource_type = _resource_type(resource)
-    except KhealthError as error:
-        return error
-    id = resource.get("id")
-    if not isinstance(id, str) or not id:
-        return InvalidResource([Issue("required", "an imported resource needs an id", ("id",))])
-    return resource_type, id
+        return prepare_version(self.ctx, self.clock, resource_type, id, resource, expected, method)
 
 
 def _strip_meta(resource: dict[str, Any]) -> dict[str, Any]:
@@ -625,4 +617,5 @@ __all__ = [
     "Records",
     "SearchResult",
     "WriteResult",
+    "require_supported",
 ]

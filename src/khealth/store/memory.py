@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from khealth.access.break_glass import BreakGlassGrant
 from khealth.core.errors import Issue, PreconditionFailed
-from khealth.fhir.index import ResourceIndex
+from khealth.fhir.index import ResourceIndex, unpack_index
 from khealth.fhir.search_match import criterion_matches
 from khealth.fhir.search_model import Chain, Clause, Criterion, Has, Include, SearchQuery, SortKey
 from khealth.fhir.search_sort import SortValue, sort_value
@@ -167,7 +167,8 @@ class MemorySession:
             seq = self.s._seq
         else:
             seq = previous.seq
-        self.s._rows[key] = _Row(seq, v, write.index, write.compartments)
+        index = unpack_index(write.index) if isinstance(write.index, tuple) else write.index
+        self.s._rows[key] = _Row(seq, v, index, write.compartments)
         history.append(v)
 
     def put_many(self, writes: Sequence[Write]) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from khealth.access.break_glass import BreakGlassGrant
 from khealth.core.errors import Issue, PreconditionFailed
-from khealth.fhir.index import CompositeValue, ResourceIndex
+from khealth.fhir.index import PackedIndex, ResourceIndex, pack_index
 from khealth.fhir.search_model import Include, SearchQuery
 from khealth.records.ports import (
     AuditEntry,
@@ -74,6 +74,22 @@ _CURRENT_WITH_PATIENTS = (
     .outerjoin(compartment, compartment.c.res_pk == resource.c.pk)
     .where(resource.c.type == bindparam("t"), resource.c.id == bindparam("i"))
 )
+
+
+_CURRENT_COLUMNS = ("pk", "type", "id", "version", "last_updated", "deleted", "content")
+_HISTORY_COLUMNS = ("type", "id", "version", "last_updated", "deleted", "method", "content")
+
+
+def _unique_violation() -> tuple[type[Exception], ...]:
+    """The driver's own error for a duplicate key: COPY goes around SQLAlchemy."""
+    try:
+        from psycopg.errors import UniqueViolation
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return ()
+    return (UniqueViolation,)
+
+
+_DUPLICATE_KEY: tuple[type[Exception], ...] = (IntegrityError, *_unique_violation())
 
 
 #: one page of ``SqlStore.scan``: without and with the shard filter
@@ -187,30 +203,36 @@ class SqlStore:
         self.engine.dispose()
 
 
+#: the columns of each index table after (res_pk, type): a packed value's fields, in order
+#: (khealth.fhir.index.pack_index), except composites, flattened by _composite_row
+INDEX_COLUMNS: dict[str, tuple[str, ...]] = {
+    "token": ("param", "system", "code", "text"),
+    "string": ("param", "value", "exact"),
+    "date": ("param", "low", "high"),
+    "number": ("param", "value", "low", "high"),
+    "quantity": ("param", "value", "low", "high", "system", "code", "unit"),
+    "uri": ("param", "value"),
+    "reference": ("param", "target_type", "target_id", "url", "identifier_system",
+                  "identifier_value"),
+    "composite": ("param", *(f"c{n}_{key}" for n in (1, 2, 3)
+                             for key in ("system", "code", "value", "low", "high", "text"))),
+}  # fmt: skip
+_QUANTITY = 4  # position of the quantity values in a packed index
+_COMPOSITE = 7
+
+
 def index_rows(
-    pk: int, resource_type: str, index: ResourceIndex
-) -> dict[str, list[dict[str, Any]]]:
-    """The rows of each index table for one resource version."""
-    base = {"res_pk": pk, "type": resource_type}
-    rows: dict[str, list[dict[str, Any]]] = {
-        "token": [{**base, "param": t.param, "system": t.system, "code": t.code, "text": t.text} for t in index.tokens],
-        "string": [{**base, "param": s.param, "value": s.value, "exact": s.exact} for s in index.strings],
-        "date": [{**base, "param": d.param, "low": d.low, "high": d.high} for d in index.dates],
-        "number": [{**base, "param": n.param, "value": n.value, "low": n.low, "high": n.high} for n in index.numbers],
-        "quantity": [
-            {**base, "param": q.param, "value": _finite(q.value), "low": q.low, "high": q.high,
-             "system": q.system, "code": q.code, "unit": q.unit}
-            for q in index.quantities
-        ],
-        "uri": [{**base, "param": u.param, "value": u.value} for u in index.uris],
-        "reference": [
-            {**base, "param": r.param, "target_type": r.target_type, "target_id": r.target_id,
-             "url": r.url, "identifier_system": r.identifier_system,
-             "identifier_value": r.identifier_value}
-            for r in index.references
-        ],
-        "composite": [_composite_row(base, c) for c in index.composites if len(c.components) <= 3],
-    }  # fmt: skip
+    pk: int, resource_type: str, index: ResourceIndex | PackedIndex
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each index table (in ``INDEX_COLUMNS`` order) for one version."""
+    packed = index if isinstance(index, tuple) else pack_index(index)
+    rows = [[(pk, resource_type, *value) for value in values] for values in packed]
+    rows[_QUANTITY] = [(*r[:3], _finite(r[3]), *r[4:]) for r in rows[_QUANTITY]]
+    rows[_COMPOSITE] = [
+        _composite_row(pk, resource_type, param, components)
+        for param, components in packed[_COMPOSITE]
+        if len(components) <= 3
+    ]
     return rows
 
 
@@ -219,43 +241,34 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-_COMPONENT_KEYS = ("system", "code", "value", "low", "high", "text")
+def _composite_row(
+    pk: int, resource_type: str, param: str, components: tuple[tuple[Any, ...], ...]
+) -> tuple[Any, ...]:
+    row: list[Any] = [pk, resource_type, param]
+    for n in range(3):
+        row += _component_fields(components[n]) if n < len(components) else _NO_COMPONENT
+    return tuple(row)
 
 
-def _composite_row(base: dict[str, Any], value: CompositeValue) -> dict[str, Any]:
-    row: dict[str, Any] = {**base, "param": value.param}
-    for n in (1, 2, 3):
-        for key in _COMPONENT_KEYS:
-            row[f"c{n}_{key}"] = None
-    for n, comp in enumerate(value.components, start=1):
-        for key, v in _component_fields(comp).items():
-            row[f"c{n}_{key}"] = v
-    return row
+_NO_COMPONENT = (None,) * 6
 
 
-def _component_fields(comp: Any) -> dict[str, Any]:
-    kind = type(comp).__name__
-    if kind == "TokenValue":
-        return {"system": comp.system, "code": comp.code, "text": comp.text}
-    if kind == "QuantityValue":
-        return {
-            "system": comp.system,
-            "code": comp.code,
-            "value": comp.value,
-            "low": comp.low,
-            "high": comp.high,
-        }
-    if kind in ("DateValue",):
-        return {"low": comp.low, "high": comp.high}
-    if kind == "NumberValue":
-        return {"value": comp.value, "low": comp.low, "high": comp.high}
-    if kind == "StringValue":
-        return {"text": comp.value}
-    if kind == "UriValue":
-        return {"text": comp.value}
-    if kind == "ReferenceValue":
-        return {"system": comp.target_type, "code": comp.target_id, "text": comp.url}
-    return {}
+def _component_fields(comp: tuple[Any, ...]) -> tuple[Any, ...]:
+    """(system, code, value, low, high, text) of a packed component ``(kind, *fields)``."""
+    kind = comp[0]
+    if kind == "TokenValue":  # param, system, code, text
+        return (comp[2], comp[3], None, None, None, comp[4])
+    if kind == "QuantityValue":  # param, value, low, high, system, code, unit
+        return (comp[5], comp[6], comp[2], comp[3], comp[4], None)
+    if kind == "DateValue":  # param, low, high
+        return (None, None, None, comp[2], comp[3], None)
+    if kind == "NumberValue":  # param, value, low, high
+        return (None, None, comp[2], comp[3], comp[4], None)
+    if kind in ("StringValue", "UriValue"):  # param, value, ...
+        return (None, None, None, None, None, comp[2])
+    if kind == "ReferenceValue":  # param, target_type, target_id, url, ...
+        return (comp[2], comp[3], None, None, None, comp[4])
+    return _NO_COMPONENT
 
 
 class SqlSession:
@@ -394,77 +407,76 @@ class SqlSession:
     def put_many(self, writes: Sequence[Write]) -> None:
         for w in writes:
             self._patients.pop((w.version.resource_type, w.version.id), None)
-        table_rows: dict[str, list[dict[str, Any]]] = {k: [] for k in INDEX_TABLES}
-        compartment_rows: list[dict[str, Any]] = []
         pks = self._put_currents(writes)
+        kinds = list(INDEX_TABLES)
+        table_rows: list[list[tuple[Any, ...]]] = [[] for _ in kinds]
+        compartment_rows: list[tuple[int, str]] = []
         for w, pk in zip(writes, pks, strict=True):
-            v = w.version
             if w.expected_version is not None:
                 self._clear_index(pk)
             if w.index is not None:
-                for kind, rows in index_rows(pk, v.resource_type, w.index).items():
-                    table_rows[kind].extend(rows)
-                compartment_rows.extend({"res_pk": pk, "patient_id": p} for p in w.compartments)
-        history_rows = [
-            {"type": w.version.resource_type, "id": w.version.id, "version": w.version.version,
-             "last_updated": w.version.last_updated, "deleted": w.version.deleted,
-             "method": w.version.method, "content": w.version.content}
-            for w in writes
-        ]  # fmt: skip
-        self._insert_rows(resource_version, history_rows)
-        for kind, rows in table_rows.items():
-            self._insert_rows(INDEX_TABLES[kind], rows)
-        self._insert_rows(compartment, compartment_rows)
+                for table, rows in zip(table_rows, index_rows(pk, w.version.resource_type, w.index), strict=True):  # fmt: skip
+                    table.extend(rows)
+                compartment_rows.extend((pk, p) for p in w.compartments)
+        self._insert_rows(resource_version, _HISTORY_COLUMNS, [
+            (v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.content)
+            for v in (w.version for w in writes)
+        ])  # fmt: skip
+        for kind, rows in zip(kinds, table_rows, strict=True):
+            self._insert_rows(INDEX_TABLES[kind], ("res_pk", "type", *INDEX_COLUMNS[kind]), rows)
+        self._insert_rows(compartment, ("res_pk", "patient_id"), compartment_rows)
 
-    def _insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """A plain multi-row INSERT sent straight to the driver's executemany: these rows
-        need no type processing, and SQLAlchemy's per-row parameter handling cost more
-        than SQLite's own insert (profiled on the Synthea import)."""
+    def _insert_rows(self, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:  # fmt: skip
+        """Rows straight to the driver: SQLite ``executemany`` of one prepared INSERT,
+        PostgreSQL ``COPY``; these rows need no type processing, and SQLAlchemy's
+        per-row parameter handling cost more than the database's own insert (profiled
+        on the Synthea import)."""
         if not rows:
             return
-        columns = list(rows[0])
         if self.is_postgres:
-            self._copy_rows(table, columns, rows)
+            cursor = self.conn.connection.cursor()
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
             return
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         sql = (
             f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608  # nosec B608  (names from our schema)
-            f"VALUES ({', '.join(mark for _ in columns)})"
+            f"VALUES ({', '.join('?' for _ in columns)})"
         )
-        self.conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
-
-    def _copy_rows(self, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL: COPY in the same transaction (psycopg's pipelined executemany
-        spends more time per row in Python than the server spends inserting it)."""
-        cursor = self.conn.connection.cursor()
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(tuple(row[c] for c in columns))
+        self.conn.exec_driver_sql(sql, rows)
 
     def _put_currents(self, writes: Sequence[Write]) -> list[int]:
-        """Current rows: new resources in one multi-row INSERT ... RETURNING, updates one
-        by one (each guarded by its expected version)."""
+        """Current rows: new resources in one batch under primary keys taken here (on
+        SQLite after the largest, under the write lock of BEGIN IMMEDIATE; on PostgreSQL
+        from the table's sequence), so that they go as plain rows like the index rows;
+        updates one by one, each guarded by its expected version."""
         pks: dict[int, int] = {}
-        creates = [(i, w) for i, w in enumerate(writes) if w.expected_version is None]
+        creates = [(i, w.version) for i, w in enumerate(writes) if w.expected_version is None]
         if creates:
-            rows = [
-                {"type": w.version.resource_type, "id": w.version.id, "version": w.version.version,
-                 "last_updated": w.version.last_updated, "deleted": w.version.deleted,
-                 "content": w.version.content}
-                for _, w in creates
-            ]  # fmt: skip
-            stmt = insert(resource).returning(resource.c.pk, sort_by_parameter_order=True)
+            new = self._new_pks(len(creates))
+            rows = [(pk, v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.content)
+                    for pk, (_, v) in zip(new, creates, strict=True)]  # fmt: skip
             try:
                 with self.conn.begin_nested():
-                    created = self.conn.execute(stmt, rows).scalars().all()
-            except IntegrityError:
+                    self._insert_rows(resource, _CURRENT_COLUMNS, rows)
+            except _DUPLICATE_KEY:
                 raise _conflict() from None
-            pks.update((i, int(pk)) for (i, _), pk in zip(creates, created, strict=True))
+            pks.update((i, pk) for (i, _), pk in zip(creates, new, strict=True))
         for i, w in enumerate(writes):
             if w.expected_version is not None:
                 pks[i] = self._put_current(w)
         return [pks[i] for i in range(len(writes))]
+
+    def _new_pks(self, count: int) -> list[int]:
+        if self.is_postgres:
+            taken = self.conn.exec_driver_sql(
+                "SELECT nextval(pg_get_serial_sequence('resource', 'pk')) "
+                "FROM generate_series(1, %(n)s)",
+                {"n": count},
+            ).scalars()
+            return sorted(int(pk) for pk in taken)
+        last = self.conn.exec_driver_sql("SELECT coalesce(max(pk), 0) FROM resource").scalar()
+        return list(range(int(last or 0) + 1, int(last or 0) + 1 + count))
 
     def _put_current(self, w: Write) -> int:
         v = w.version
