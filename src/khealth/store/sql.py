@@ -76,6 +76,26 @@ _CURRENT_WITH_PATIENTS = (
 )
 
 
+#: a new current version, only over the version it replaces (optimistic concurrency)
+_UPDATE_CURRENT = (
+    update(resource)
+    .where(
+        resource.c.type == bindparam("t"),
+        resource.c.id == bindparam("i"),
+        resource.c.version == bindparam("expected"),
+    )
+    .values(
+        version=bindparam("v"),
+        last_updated=bindparam("u"),
+        deleted=bindparam("d"),
+        content=bindparam("c"),
+    )
+    .returning(resource.c.pk)
+)
+_CLEAR_INDEX = tuple(
+    delete(table).where(table.c.res_pk.in_(bindparam("pks", expanding=True)))
+    for table in (*INDEX_TABLES.values(), compartment)
+)
 _CURRENT_COLUMNS = ("pk", "type", "id", "version", "last_updated", "deleted", "content")
 _HISTORY_COLUMNS = ("type", "id", "version", "last_updated", "deleted", "method", "content")
 
@@ -411,9 +431,9 @@ class SqlSession:
         kinds = list(INDEX_TABLES)
         table_rows: list[list[tuple[Any, ...]]] = [[] for _ in kinds]
         compartment_rows: list[tuple[int, str]] = []
+        self._clear_indexes([pk for w, pk in zip(writes, pks, strict=True)
+                             if w.expected_version is not None])  # fmt: skip
         for w, pk in zip(writes, pks, strict=True):
-            if w.expected_version is not None:
-                self._clear_index(pk)
             if w.index is not None:
                 for table, rows in zip(table_rows, index_rows(pk, w.version.resource_type, w.index), strict=True):  # fmt: skip
                     table.extend(rows)
@@ -480,27 +500,21 @@ class SqlSession:
 
     def _put_current(self, w: Write) -> int:
         v = w.version
-        result = self.conn.execute(
-            update(resource)
-            .where(
-                resource.c.type == v.resource_type,
-                resource.c.id == v.id,
-                resource.c.version == w.expected_version,
-            )
-            .values(
-                version=v.version, last_updated=v.last_updated, deleted=v.deleted, content=v.content
-            )
-            .returning(resource.c.pk)
-        )
+        result = self.conn.execute(_UPDATE_CURRENT, {
+            "t": v.resource_type, "i": v.id, "expected": w.expected_version, "v": v.version,
+            "u": v.last_updated, "d": v.deleted, "c": v.content,
+        })  # fmt: skip
         row = result.first()
         if row is None:
             raise _conflict()
         return int(row.pk)
 
-    def _clear_index(self, pk: int) -> None:
-        for table in INDEX_TABLES.values():
-            self.conn.execute(delete(table).where(table.c.res_pk == pk))
-        self.conn.execute(delete(compartment).where(compartment.c.res_pk == pk))
+    def _clear_indexes(self, pks: list[int]) -> None:
+        """Drop the index and compartment rows of updated resources: one DELETE per
+        table for a whole batch of updates."""
+        if pks:
+            for statement in _CLEAR_INDEX:
+                self.conn.execute(statement, {"pks": pks})
 
     # -- search ----------------------------------------------------------------------
     def search(self, query: SearchQuery, compartment_id: str | None = None) -> SearchPage:
