@@ -119,12 +119,23 @@ class ConditionalGroup:
 
     def _search_tokens(self, resource_type: str, criteria: list[str]) -> None:
         tokens = [self._token(resource_type, c) for c in criteria]
+        found: dict[str, list[StoredVersion]] = {c: [] for c in criteria}
+        pairs = [(t.system, t.code) for t in tokens if t is not None and t.system and t.code]
+        if len(pairs) == len(criteria):  # all system|code: the store's token look-up
+            by_pair: dict[tuple[str, str], list[str]] = {}
+            for pair, c in zip(pairs, criteria, strict=True):
+                by_pair.setdefault(pair, []).append(c)
+            for system, code, match in self.rs.s.find_tokens(resource_type, "identifier", pairs):
+                for c in by_pair[(system, code)]:
+                    if all(m.id != match.id for m in found[c]):
+                        found[c].append(match)
+            self._found.update(((resource_type, c), v) for c, v in found.items())
+            return
         template = self._identifier_clause(resource_type)
         assert template is not None  # only identifier tokens are batched
         clause = replace(template, values=tuple(t for t in tokens if t is not None))
         limit = 2 * len(criteria) + 1
         page = self.rs.s.search(SearchQuery(resource_type, (clause,), count=limit), None)
-        found: dict[str, list[StoredVersion]] = {c: [] for c in criteria}
         for match in page.matches:
             identifiers = _identifier_pairs(load_json(match.content))
             hits = [c for c, t in zip(criteria, tokens, strict=True)
@@ -295,9 +306,8 @@ class ConditionalGroup:
         for _, value in identifiers:
             if isinstance(value, str):
                 self._by_value.setdefault((v.resource_type, value), set()).add(v.id)
-        audit = self.rs.audit
-        audit.changed(v.resource_type, v.id, "C" if plan.expected_version is None else "U")
-        audit.patients.update(plan.compartments)
+        letter = "C" if plan.expected_version is None else "U"
+        self.rs.audit.changed(v.resource_type, v.id, letter, plan.compartments)
         if v.resource_type == "Consent":  # takes effect for the next read, as in the session
             self.flush()
             self.rs.gate.invalidate()

@@ -93,6 +93,15 @@ class StoreSession(Protocol):
 
     def search(self, query: SearchQuery, compartment: str | None = None) -> SearchPage: ...
 
+    def find_tokens(
+        self, resource_type: str, param: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, str, StoredVersion]]:
+        """The current resources of a type whose token parameter holds one of these
+        ``(system, code)`` pairs, each with the pair it holds (a resource holding two
+        comes twice): what ``param=system|code`` searches find, for many pairs in one
+        round trip (a group of conditional writes looks up its keys so)."""
+        ...
+
     def includes(
         self, matches: Sequence[StoredVersion], include: Include, compartment: str | None
     ) -> list[StoredVersion]: ...

@@ -258,6 +258,19 @@ class MemorySession:
                 return True
         return False
 
+    def find_tokens(
+        self, resource_type: str, param: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, str, StoredVersion]]:
+        wanted = set(pairs)
+        found: list[tuple[str, str, StoredVersion]] = []
+        for row in self._live(resource_type):
+            assert row.index is not None
+            for token in row.index.tokens:
+                system, code = token.system, token.code
+                if token.param == param and system and code and (system, code) in wanted:
+                    found.append((system, code, row.current))
+        return found
+
     def search(self, query: SearchQuery, compartment: str | None = None) -> SearchPage:
         snapshot = query.snapshot if query.snapshot is not None else self.s._seq
         candidates = [

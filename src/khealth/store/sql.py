@@ -53,6 +53,7 @@ from khealth.store.schema import (
     resource,
     resource_version,
     sp_reference,
+    sp_token,
 )
 from khealth.store.sql_search import SearchCompiler, apply_sort
 
@@ -95,6 +96,18 @@ _UPDATE_CURRENT = (
 _CLEAR_INDEX = tuple(
     delete(table).where(table.c.res_pk.in_(bindparam("pks", expanding=True)))
     for table in (*INDEX_TABLES.values(), compartment)
+)
+#: current resources by the codes of one system in a token parameter
+_BY_TOKEN = (
+    select(sp_token.c.system, sp_token.c.code, *_CURRENT)
+    .join(resource, resource.c.pk == sp_token.c.res_pk)
+    .where(
+        sp_token.c.type == bindparam("t"),
+        sp_token.c.param == bindparam("p"),
+        sp_token.c.system == bindparam("s"),
+        sp_token.c.code.in_(bindparam("codes", expanding=True)),
+        resource.c.deleted == false(),
+    )
 )
 _CURRENT_COLUMNS = ("pk", "type", "id", "version", "last_updated", "deleted", "content")
 _HISTORY_COLUMNS = ("type", "id", "version", "last_updated", "deleted", "method", "content")
@@ -517,6 +530,20 @@ class SqlSession:
                 self.conn.execute(statement, {"pks": pks})
 
     # -- search ----------------------------------------------------------------------
+    def find_tokens(
+        self, resource_type: str, param: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, str, StoredVersion]]:
+        """One prebuilt statement per system (``system = s AND code IN (...)``)."""
+        codes: dict[str, set[str]] = {}
+        for system, code in pairs:
+            codes.setdefault(system, set()).add(code)
+        found: list[tuple[str, str, StoredVersion]] = []
+        for system, wanted in codes.items():
+            values = {"t": resource_type, "p": param, "s": system, "codes": sorted(wanted)}
+            for row in self.conn.execute(_BY_TOKEN, values):
+                found.append((row.system, row.code, _version(row)))
+        return found
+
     def search(self, query: SearchQuery, compartment_id: str | None = None) -> SearchPage:
         r = resource
         snapshot = query.snapshot
