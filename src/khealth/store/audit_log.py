@@ -72,7 +72,13 @@ def append(
     digest = entry_hash(seq, recorded, event, prev)
     conn.execute(
         _INSERT_ENTRY,
-        {"seq": seq, "recorded": recorded, "content": event, "prev_hash": prev, "entry_hash": digest},
+        {
+            "seq": seq,
+            "recorded": recorded,
+            "content": event,
+            "prev_hash": prev,
+            "entry_hash": digest,
+        },
     )
     if patients:
         conn.execute(_INSERT_PATIENT, [{"seq": seq, "patient_id": p} for p in patients])
