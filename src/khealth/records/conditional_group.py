@@ -66,11 +66,12 @@ class ConditionalGroup:
         identifiers) for ``identifier`` tokens, one per condition for anything else.  A
         condition that cannot be searched is left for its transaction to fail on."""
         by_type: dict[str, list[str]] = {}
-        for resource_type, criteria in sorted(set(lookups) - self._found.keys()):
+        wanted = sorted(set(lookups) - self._found.keys())
+        self.rs.s.lock_many([f"{resource_type}?{criteria}" for resource_type, criteria in wanted])
+        for resource_type, criteria in wanted:
             try:
                 require_supported(resource_type)
                 token = self._token(resource_type, criteria)
-                self.rs.s.lock(f"{resource_type}?{criteria}")
                 if token is None:
                     found = self._search_one(resource_type, criteria)
                     self._found[(resource_type, criteria)] = found

@@ -125,6 +125,10 @@ class StoreSession(Protocol):
         """Serialise writers on ``key`` until commit (conditional create, If-Match)."""
         ...
 
+    def lock_many(self, keys: Sequence[str]) -> None:
+        """``lock`` of each key, in the order given, in one round trip."""
+        ...
+
     def audit(self, event: bytes, recorded: int, patients: Sequence[str] = ()) -> None:
         """Append one AuditEvent; ``patients`` are indexed for their access logs.  SQL
         stores chain it (records/audit_chain.py) and the append must not fail silently."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, event, func, insert, select, tuple_, update
+from sqlalchemy import Engine, bindparam, case, event, func, insert, select, tuple_, update
 
 from khealth.ingest.hl7v2.model import DeadLetter, FacilityStats, ProcessedMessage
 from khealth.ingest.hl7v2.ports import FeedLedger
@@ -21,6 +21,9 @@ from khealth.records.service import Records
 from khealth.store.schema import hl7_dead_letter, hl7_message
 from khealth.store.sql import SqlSession, SqlStore
 
+_SEEN = select(hl7_message.c.facility, hl7_message.c.control_id).where(
+    tuple_(hl7_message.c.facility, hl7_message.c.control_id).in_(bindparam("keys", expanding=True))
+)
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 
@@ -56,11 +59,7 @@ class SqlFeedLedger:
     ) -> set[tuple[str, str]]:
         if not keys:
             return set()
-        m = hl7_message.c
-        pairs = sorted(set(keys))
-        rows = _connection(session).execute(
-            select(m.facility, m.control_id).where(tuple_(m.facility, m.control_id).in_(pairs))
-        )
+        rows = _connection(session).execute(_SEEN, {"keys": sorted(set(keys))})
         return {(row.facility, row.control_id) for row in rows}
 
     def record_many(self, session: StoreSession, messages: Sequence[ProcessedMessage]) -> None:

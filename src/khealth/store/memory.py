@@ -178,6 +178,9 @@ class MemorySession:
     def lock(self, key: str) -> None:
         return None  # the store lock already serialises sessions
 
+    def lock_many(self, keys: Sequence[str]) -> None:
+        return None
+
     def audit(self, event: bytes, recorded: int, patients: Sequence[str] = ()) -> None:
         self.s._audit.append((recorded, event))
         self.s._audit_patients.append(frozenset(patients))

@@ -109,6 +109,11 @@ _BY_TOKEN = (
         resource.c.deleted == false(),
     )
 )
+#: advisory locks on many keys in one statement, taken in the order of the array
+_LOCK_MANY = (
+    "SELECT pg_advisory_xact_lock(hashtext(k)) "
+    "FROM unnest(CAST(%(keys)s AS text[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
 _CURRENT_COLUMNS = ("pk", "type", "id", "version", "last_updated", "deleted", "content")
 _HISTORY_COLUMNS = ("type", "id", "version", "last_updated", "deleted", "method", "content")
 
@@ -367,6 +372,11 @@ class SqlSession:
     def lock(self, key: str) -> None:
         if self.is_postgres:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+    def lock_many(self, keys: Sequence[str]) -> None:
+        """SQLite's writers are serialised by BEGIN IMMEDIATE already."""
+        if self.is_postgres and keys:
+            self.conn.exec_driver_sql(_LOCK_MANY, {"keys": list(keys)})
 
     def audit(self, event: bytes, recorded: int, patients: Sequence[str] = ()) -> None:
         audit_log.append(self.conn, self.is_postgres, event, recorded, patients, self.sealing)
