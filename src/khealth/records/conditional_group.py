@@ -169,7 +169,12 @@ class ConditionalGroup:
                 for v in self._found[lookup]
                 if self._still_has(resource_type, v.id, token)
             }
-            for id in self._by_value.get((resource_type, token.code or ""), ()):
+            staged = (
+                self._by_value.get((resource_type, token.code), ())
+                if token.code is not None
+                else [id for t, id in self._staged if t == resource_type]  # system|: any code
+            )
+            for id in staged:
                 if self._still_has(resource_type, id, token):
                     matches.setdefault(id, self._staged[(resource_type, id)])
         if len(matches) > 1:
