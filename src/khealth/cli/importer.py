@@ -72,7 +72,13 @@ def import_files(
     from khealth.access.context import AccessContext, Role
     from khealth.access.scopes import parse_scopes
     from khealth.core.config import get_settings
-    from khealth.ingest.bulk_import import BulkImporter, ImportOptions, ImportStopped, discover
+    from khealth.ingest.bulk_import import (
+        BulkImporter,
+        ImportOptions,
+        ImportStopped,
+        discover,
+        worker_count,
+    )
     from khealth.records.service import Records
     from khealth.store.factory import open_store
 
@@ -81,7 +87,8 @@ def import_files(
     except FileNotFoundError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    _tune_garbage_collector()
+    workers = worker_count(files, workers)
+    _tune_garbage_collector(build_model=workers == 0)  # else the workers validate
     store = open_store(database or get_settings().resolved_database_url(), migrate=True)
     ctx = AccessContext(
         subject="khealth-import", role=Role.SERVICE, scopes=parse_scopes("system/*.cruds")
@@ -108,15 +115,17 @@ def import_files(
     raise typer.Exit(code)
 
 
-def _tune_garbage_collector() -> None:
+def _tune_garbage_collector(build_model: bool = True) -> None:
     """Build the validator first, then freeze it out of the collector's sight: the
     compiled definitions are ~100k long-lived objects that every full collection would
-    walk again, which cost a third of the import's CPU time (measured on Synthea)."""
+    walk again, which cost a third of the import's CPU time (measured on Synthea).
+    Without ``build_model`` (prepare workers validate) what is loaded is frozen."""
     import gc
 
     from khealth.fhir.structure import structure_model
 
-    structure_model()
+    if build_model:
+        structure_model()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

@@ -20,6 +20,7 @@ Conventions shared by every backend:
 
 from __future__ import annotations
 
+import operator
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,20 +154,23 @@ _COMPONENTS: dict[str, Callable[..., ComponentValue]] = {
 }  # fmt: skip
 
 
+_FIELDS = tuple(
+    operator.attrgetter(*cls.__slots__)
+    for cls in (TokenValue, StringValue, DateValue, NumberValue, QuantityValue, UriValue,
+                ReferenceValue)
+)  # fmt: skip
+
+
 def pack_index(index: ResourceIndex) -> PackedIndex:
+    t, s, d, n, q, u, r = _FIELDS
     return (
-        tuple((v.param, v.system, v.code, v.text) for v in index.tokens),
-        tuple((v.param, v.value, v.exact) for v in index.strings),
-        tuple((v.param, v.low, v.high) for v in index.dates),
-        tuple((v.param, v.value, v.low, v.high) for v in index.numbers),
-        tuple(
-            (v.param, v.value, v.low, v.high, v.system, v.code, v.unit) for v in index.quantities
-        ),
-        tuple((v.param, v.value) for v in index.uris),
-        tuple(
-            (v.param, v.target_type, v.target_id, v.url, v.identifier_system, v.identifier_value)
-            for v in index.references
-        ),
+        tuple(map(t, index.tokens)),
+        tuple(map(s, index.strings)),
+        tuple(map(d, index.dates)),
+        tuple(map(n, index.numbers)),
+        tuple(map(q, index.quantities)),
+        tuple(map(u, index.uris)),
+        tuple(map(r, index.references)),
         tuple((c.param, tuple(_pack_component(v) for v in c.components)) for c in index.composites),
     )
 

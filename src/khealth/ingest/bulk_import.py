@@ -208,6 +208,14 @@ def _after(batch: Sequence[_Raw | _Line]) -> FileProgress:
     return FileProgress(batch[-1].end, batch[-1].number, False)
 
 
+def worker_count(files: Sequence[Path], workers: int | None) -> int:
+    """How many prepare workers an import of ``files`` uses (``ImportOptions.workers``)."""
+    if workers is not None:
+        return workers
+    ndjson = sum(p.stat().st_size for p in files if p.suffix == ".ndjson")
+    return 1 if (os.cpu_count() or 1) > 1 and ndjson >= AUTO_WORKER_BYTES else 0
+
+
 class BulkImporter:
     def __init__(
         self,
@@ -224,6 +232,7 @@ class BulkImporter:
         self.report = report or (lambda _message: None)
         self.summary = ImportSummary()
         self._pool: PreparePool | None = None
+        self._job_created: dict[str, int] = {}
 
     def run(self, files: Sequence[Path]) -> ImportSummary:
         """Import each file in turn; the summary is kept up to date as it goes (so that
@@ -241,10 +250,7 @@ class BulkImporter:
         return self.summary
 
     def _workers(self, files: Sequence[Path]) -> int:
-        if self.options.workers is not None:
-            return self.options.workers
-        ndjson = sum(p.stat().st_size for p in files if p.suffix == ".ndjson")
-        return 1 if (os.cpu_count() or 1) > 1 and ndjson >= AUTO_WORKER_BYTES else 0
+        return worker_count(files, self.options.workers)
 
     def import_file(self, path: Path) -> None:
         # late import: bundle_files builds on this module's types
@@ -381,15 +387,10 @@ class BulkImporter:
 
     def save(self, rs: RecordSession, job_id: str, state: FileProgress) -> None:
         now = self.records.clock.now_us()
-        previous = rs.get_job(job_id)
+        created = self._job_created.get(job_id)
+        if created is None:  # read once per file, not once per batch
+            previous = rs.get_job(job_id)
+            created = self._job_created[job_id] = previous.created if previous else now
         detail = orjson.dumps({"offset": state.offset, "line": state.line})
-        rs.put_job(
-            JobState(
-                job_id,
-                JOB_KIND,
-                "done" if state.done else "running",
-                previous.created if previous else now,
-                now,
-                detail,
-            )
-        )
+        state_name = "done" if state.done else "running"
+        rs.put_job(JobState(job_id, JOB_KIND, state_name, created, now, detail))

@@ -8,7 +8,6 @@ one succeeds and the other gets 412.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -257,26 +256,31 @@ INDEX_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 _QUANTITY = 4  # position of the quantity values in a packed index
 _COMPOSITE = 7
+_PLAIN_KINDS = (0, 1, 2, 3, 5, 6)  # written as they come
 
 
-def index_rows(
-    pk: int, resource_type: str, index: ResourceIndex | PackedIndex
-) -> list[list[tuple[Any, ...]]]:
-    """The rows of each index table (in ``INDEX_COLUMNS`` order) for one version."""
+def add_index_rows(
+    tables: list[list[tuple[Any, ...]]],
+    pk: int,
+    resource_type: str,
+    index: ResourceIndex | PackedIndex,
+) -> None:
+    """Append one version's rows to each index table's list (``INDEX_COLUMNS`` order)."""
     packed = index if isinstance(index, tuple) else pack_index(index)
-    rows = [[(pk, resource_type, *value) for value in values] for values in packed]
-    rows[_QUANTITY] = [(*r[:3], _finite(r[3]), *r[4:]) for r in rows[_QUANTITY]]
-    rows[_COMPOSITE] = [
-        _composite_row(pk, resource_type, param, components)
-        for param, components in packed[_COMPOSITE]
-        if len(components) <= 3
-    ]
-    return rows
-
-
-def _finite(value: float) -> float | None:
-    """NaN marks a Range; SQL stores it as NULL (SQLite would anyway)."""
-    return None if math.isnan(value) else value
+    key = (pk, resource_type)
+    for kind in _PLAIN_KINDS:
+        if values := packed[kind]:
+            tables[kind].extend([key + v for v in values])
+    if quantities := packed[_QUANTITY]:
+        tables[_QUANTITY].extend(
+            [key + q if q[1] == q[1] else (*key, q[0], None, *q[2:]) for q in quantities]
+        )  # a NaN value (a Range) is stored as NULL
+    if composites := packed[_COMPOSITE]:
+        tables[_COMPOSITE].extend(
+            _composite_row(pk, resource_type, param, components)
+            for param, components in composites
+            if len(components) <= 3
+        )
 
 
 def _composite_row(
@@ -458,8 +462,7 @@ class SqlSession:
                              if w.expected_version is not None])  # fmt: skip
         for w, pk in zip(writes, pks, strict=True):
             if w.index is not None:
-                for table, rows in zip(table_rows, index_rows(pk, w.version.resource_type, w.index), strict=True):  # fmt: skip
-                    table.extend(rows)
+                add_index_rows(table_rows, pk, w.version.resource_type, w.index)
                 compartment_rows.extend((pk, p) for p in w.compartments)
         self._insert_rows(resource_version, _HISTORY_COLUMNS, [
             (v.resource_type, v.id, v.version, v.last_updated, v.deleted, v.method, v.content)
