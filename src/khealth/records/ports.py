@@ -177,12 +177,12 @@ class ResourceStore(Protocol):
         ...
 
     def scan(
-        self, resource_type: str, after: str | None, count: int, shard: tuple[int, int]
-    ) -> list[StoredVersion]:
-        """One page of a bulk read (no access check here: the record service checks): up
-        to ``count`` current resources of one type with ids after ``after``, in id order,
-        of those whose store sequence number is k modulo n (``shard = (k, n)``); read in
-        a short transaction of its own."""
+        self, resource_type: str, shard: tuple[int, int], page: int
+    ) -> Iterator[list[StoredVersion]]:
+        """A bulk read (no access check here: the record service checks): every current
+        resource of one type whose store sequence number is k modulo n (``shard =
+        (k, n)``), ``page`` at a time in storage order, each page read in a short
+        transaction of its own (a resource written after the scan began may be missed)."""
         ...
 
     def ping(self) -> None: ...

@@ -86,17 +86,19 @@ class MemoryStore:
                 yield v
 
     def scan(
-        self, resource_type: str, after: str | None, count: int, shard: tuple[int, int]
-    ) -> list[StoredVersion]:
+        self, resource_type: str, shard: tuple[int, int], page: int
+    ) -> Iterator[list[StoredVersion]]:
         k, n = shard
         with self._lock:
-            found = [
-                r.current for r in self._rows.values()
-                if r.current.resource_type == resource_type and not r.current.deleted
-                and (after is None or r.current.id > after) and r.seq % n == k
-            ]  # fmt: skip
-        found.sort(key=lambda v: v.id)
-        return found[:count]
+            keys = sorted(
+                (r.seq, key) for key, r in self._rows.items()
+                if r.current.resource_type == resource_type and r.seq % n == k
+            )  # fmt: skip
+        for start in range(0, len(keys), page):
+            with self._lock:
+                found = [self._rows[key].current for _, key in keys[start : start + page]]
+            if found := [v for v in found if not v.deleted]:
+                yield found
 
     def ping(self) -> None:
         return None
