@@ -19,9 +19,10 @@ KHEALTH = Path(sys.executable).with_name("khealth")
 class ImportRun:
     resources: int
     seconds: float  # wall time of the whole process, start-up included
-    peak_rss_mb: float
-    cpu_seconds: float  # user + system time of the child: what it would take on an idle core
+    peak_rss_mb: float  # the importer's and its prepare workers' own peaks, added up
+    cpu_seconds: float  # user + system of the child and its workers: the CPU the import took
     summary: str  # the importer's own last line
+    peak_rss_parts: tuple[float, ...] = ()  # each process's peak (MB), the importer first
 
     @property
     def rate(self) -> float:
@@ -29,13 +30,16 @@ class ImportRun:
 
 
 def run_import(files: Sequence[Path], url: str, env: dict[str, str], log: Path) -> ImportRun:
-    """``khealth import`` in a child process; ``wait4`` gives that child's own max RSS
-    (``RUSAGE_CHILDREN`` would mix in every other child, such as the server)."""
+    """``khealth import`` in a child process.  ``wait4`` gives the CPU time of that child
+    and of the prepare workers it ran (``RUSAGE_CHILDREN`` would mix in every other
+    child, such as the server); peak memory is each process's high-water mark (VmHWM,
+    polled), added up: an upper bound of what they held at once."""
     command = [str(KHEALTH), "import", *map(str, files), "--database", url, "--no-progress"]
     started = time.perf_counter()
     with log.open("wb") as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
+        with PeakMemory(child.pid) as peaks:
+            _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     lines = log.read_text(errors="replace").strip().splitlines()
@@ -44,7 +48,56 @@ def run_import(files: Sequence[Path], url: str, env: dict[str, str], log: Path) 
         raise RuntimeError(f"khealth import failed ({child.returncode}): {summary}")
     created = _created(summary)
     cpu = usage.ru_utime + usage.ru_stime
-    return ImportRun(created, seconds, usage.ru_maxrss / 1024, cpu, summary)
+    parts = peaks.parts() or (usage.ru_maxrss / 1024,)
+    return ImportRun(created, seconds, sum(parts), cpu, summary, parts)
+
+
+class PeakMemory:
+    """The high-water mark of a process and of its children, sampled every half second."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self.pid = pid
+        self.every = every
+        self.peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def parts(self) -> tuple[float, ...]:
+        return tuple(self.peaks[p] for p in sorted(self.peaks, key=lambda p: p != self.pid))
+
+    def _run(self) -> None:
+        while True:
+            for pid in (self.pid, *_children(self.pid)):
+                mb = _high_water_mb(pid)
+                if mb is not None:
+                    self.peaks[pid] = max(self.peaks.get(pid, 0.0), mb)
+            if self._stop.wait(self.every):
+                return
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _high_water_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _created(summary: str) -> int:
