@@ -318,14 +318,15 @@ def test_a_full_run_rewrites_a_person_an_operator_edited_and_deactivates_an_empt
     assert "name" not in persons[person] and persons["stray"]["active"] is False
 
 
-def test_reading_in_two_processes_links_as_one_does(
+def test_reading_and_preparing_in_other_processes_links_as_one_process_does(
     store: object, city: tuple[list[dict[str, Any]], dict[str, str]]
 ) -> None:
     """The batch reads its shards in worker processes through record services of their
-    own (a SQL store; the memory store has no other process's view)."""
+    own (a SQL store; the memory store has no other process's view), and new Persons are
+    prepared in bulk import's worker pool, as ``khealth mpi link --workers 2`` does."""
     if isinstance(store, MemoryStore):
         pytest.skip("worker processes open the database themselves")
-    from khealth.cli.mpi import RecordsAt
+    from khealth.cli.mpi import RecordsAt, _prepare_pool
 
     patients, _ = city
     alone = Records(MemoryStore(), FrozenClock())
@@ -333,11 +334,12 @@ def test_reading_in_two_processes_links_as_one_does(
     PatientIndex(alone).link(SERVICE_CONTEXT, full=True)
     records = Records(store, FrozenClock())  # type: ignore[arg-type]
     load(records, patients)
-    shared = PatientIndex(records, RecordsAt(store.url), workers=2)  # type: ignore[attr-defined]
+    shared = PatientIndex(records, RecordsAt(store.url), 2, _prepare_pool)  # type: ignore[attr-defined]
     read, _ = shared.read(SERVICE_CONTEXT)
     assert read.ids == sorted(p["id"] for p in patients)
-    shared.link(SERVICE_CONTEXT, full=True)
-    assert partition(records) == partition(alone)
+    created = shared.link(SERVICE_CONTEXT, full=True).persons_written
+    assert created == len(partition(records)) and partition(records) == partition(alone)
+    assert shared.link(SERVICE_CONTEXT, full=True).persons_written == 0
 
 
 def test_the_online_index_sees_registrations_and_changes_made_after_it_was_built(

@@ -19,6 +19,8 @@ from khealth.cli.main import app
 if TYPE_CHECKING:
     from khealth.access.context import AccessContext
     from khealth.identity.service import PatientIndex
+    from khealth.ingest.prepare_pool import PreparePool
+    from khealth.records.clock import Clock
     from khealth.records.ports import ResourceStore
     from khealth.records.service import Records
 
@@ -64,7 +66,15 @@ def _index(database: str | None, workers: int = 1) -> tuple[PatientIndex, Resour
 
     url = database or get_settings().resolved_database_url()
     store = open_store(url, migrate=True)
-    return PatientIndex(Records(store), RecordsAt(url), workers), store
+    preparer = _prepare_pool if workers > 1 else None
+    return PatientIndex(Records(store), RecordsAt(url), workers, preparer), store
+
+
+def _prepare_pool(ctx: AccessContext, clock: Clock) -> PreparePool:
+    """New Persons prepared in a process of bulk import's pool while this one writes."""
+    from khealth.ingest.prepare_pool import PreparePool
+
+    return PreparePool(ctx, clock, workers=1)
 
 
 def _context() -> AccessContext:

@@ -18,14 +18,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import orjson
 
 from khealth.access.context import AccessContext, Role
 from khealth.access.scopes import parse_scopes
 from khealth.core.errors import InvalidRequest, Issue, NotFound
-from khealth.identity.assignment import PersonPlan, assurance_of, plan_full, plan_incremental
+from khealth.identity.assignment import plan_full, plan_incremental
 from khealth.identity.columns import (
     PatientColumns,
     PersonColumns,
@@ -36,7 +34,8 @@ from khealth.identity.columns import (
 )
 from khealth.identity.linkage import LinkOptions, LinkResult, link_table
 from khealth.identity.model import LEVEL_PROBABLE, Parameters
-from khealth.identity.persons import new_person_id, patient_links, person_resource, with_links
+from khealth.identity.person_writes import PreparerFactory, write_persons
+from khealth.identity.persons import new_person_id, patient_links, with_links
 from khealth.identity.table import RecordTable
 from khealth.records.ports import JobState
 from khealth.records.service import Records, RecordSession, load_json
@@ -64,10 +63,16 @@ class RunSummary:
 
 
 class PatientIndex:
-    def __init__(self, records: Records, opener: RecordsOpener | None = None, workers: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self, records: Records, opener: RecordsOpener | None = None, workers: int = 1,
+        preparer: PreparerFactory | None = None,
+    ) -> None:  # fmt: skip
+        """``opener`` and ``workers``: read in that many processes; ``preparer``: prepare
+        new Persons in other processes (see :mod:`person_writes`)."""
         self.records = records
         self.opener = opener
         self.workers = workers if opener is not None else 1
+        self.preparer = preparer
 
     # -- reading ---------------------------------------------------------------------
     def read(self, ctx: AccessContext) -> tuple[PatientColumns, PersonColumns]:
@@ -105,7 +110,7 @@ class PatientIndex:
         plan = (plan_full if full else plan_incremental)(result, persons, row_of)
         del row_of, persons
         writing = time.perf_counter()
-        written = self._write_persons(ctx, result, plan)
+        written = write_persons(self.records, ctx, result, plan, self.preparer)
         self._save_run(ctx, result)
         result.stats |= {
             "read_seconds": round(read_seconds, 3), "persons_to_write": int(plan.write.sum()),
@@ -113,41 +118,6 @@ class PatientIndex:
             "run_seconds": round(time.perf_counter() - started, 3),
         }  # fmt: skip
         return RunSummary(result.stats, written, result.parameters)
-
-    def _write_persons(self, ctx: AccessContext, result: LinkResult, plan: PersonPlan) -> int:
-        written = 0
-        batch: list[tuple[int, npt.NDArray[np.int64]]] = []
-        for item in plan.rows_by_person():
-            batch.append(item)
-            if len(batch) >= WRITE_BATCH:
-                written += self._write_batch(ctx, result, plan, batch)
-                batch = []
-        if batch:
-            written += self._write_batch(ctx, result, plan, batch)
-        return written
-
-    def _write_batch(
-        self, ctx: AccessContext, result: LinkResult, plan: PersonPlan,
-        batch: list[tuple[int, npt.NDArray[np.int64]]],
-    ) -> int:  # fmt: skip
-        with self.records.begin(ctx, "mpi-link") as rs:
-            bodies = []
-            for j, rows in batch:
-                pid = plan.person_ids[j]
-                if plan.deactivate[j]:
-                    bodies.append(person_resource(pid, {}, active=False))
-                elif plan.incremental and plan.existing[j]:
-                    current = load_json(rs.read("Person", pid).content)
-                    links = patient_links(current) | assurance_of(result, rows)
-                    bodies.append(with_links(current, links))
-                else:
-                    bodies.append(person_resource(pid, assurance_of(result, rows)))
-            written = 0
-            for outcome in rs.upsert_many(bodies):
-                if isinstance(outcome, Exception):
-                    raise outcome
-                written += outcome.changed
-        return written
 
     def _save_run(self, ctx: AccessContext, result: LinkResult) -> None:
         with self.records.begin(ctx, "mpi-link") as rs:
