@@ -48,6 +48,8 @@ def serve(
         _start_mllp(host, mllp_port)
     if dicom_port is not None:
         _start_dicom(host, dicom_port, port, dicom_ae_title, dicom_peer or [])
+    if mllp_port is not None and workers == 1:
+        _freeze_startup_heap()
     uvicorn.run(
         "khealth.web.main:app",
         host=host,
@@ -59,6 +61,22 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+
+
+def _freeze_startup_heap() -> None:
+    """Load what stays for the life of the process (the web app, the FHIR definitions and
+    the validator built from them), then take it out of the cyclic garbage collector's
+    walk (``gc.freeze``): a full collection otherwise walks all of it, which cost the HL7
+    v2 feed about a quarter of its CPU under sustained load (docs/benchmarks.md)."""
+    import gc
+    import importlib
+
+    from khealth.fhir.validation import check_resource
+
+    importlib.import_module("khealth.web.main")  # the module object uvicorn then imports
+    check_resource({"resourceType": "Patient", "id": "warm-up"})
+    gc.collect()
+    gc.freeze()
 
 
 def _start_mllp(host: str, port: int) -> None:
