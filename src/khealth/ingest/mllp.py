@@ -6,7 +6,7 @@ server reading frames ``\\x0b <message> \\x1c \\x0d`` and writing one ACK frame 
   connection) and the ACKs go back in the same order.
 * Group commit: messages arriving on all connections while a commit runs wait in one queue
   and are committed together in the next (``Hl7Feed.commit``); one durable sync then
-  covers them all, which is what makes >1,000 durable AAs per second possible.  Each frame
+  covers them all (docs/benchmarks.md has the rates).  Each frame
   is parsed and mapped (``Hl7Feed.prepare``) on arrival, on the listener's loop, while the
   previous group commits in the commit thread (which gives the GIL up while the database
   works and syncs).
