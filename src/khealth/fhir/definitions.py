@@ -50,6 +50,13 @@ def load_definition(name: str) -> Any:
     return orjson.loads(path.read_bytes())
 
 
+def release_parsed() -> None:
+    """Forget the parsed files (~60 MB, most of it ``profiles-resources.json``).  What was
+    compiled from them stays cached where it was built; a later need parses a file again.
+    For long bulk imports, whose processes must stay within their memory budget."""
+    load_definition.cache_clear()
+
+
 def _all_resource_types() -> tuple[str, ...]:
     """Concrete resource types of the R4 specification (not Medplum's own)."""
     bundle = load_definition("profiles-resources.json")

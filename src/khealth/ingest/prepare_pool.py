@@ -159,13 +159,20 @@ def _read_all(tasks: IO[bytes], inbox: queue.SimpleQueue[bytes | None]) -> None:
 
 
 def _freeze_definitions() -> None:
-    """As ``khealth import`` does in its own process: compile the validator's model, then
-    keep its ~100k long-lived objects out of the garbage collector's walks."""
+    """Compile the validator's model and every type's extraction plan, drop the parsed
+    definition files they came from (tens of MB), then keep the ~100k long-lived
+    compiled objects out of the garbage collector's walks (as ``khealth import`` does)."""
     import gc
 
+    from khealth.fhir.definitions import SUPPORTED_TYPES, release_parsed
+    from khealth.fhir.extract import compartment_params, uncompiled
     from khealth.fhir.structure import structure_model
 
     structure_model()
+    compartment_params()
+    for resource_type in SUPPORTED_TYPES:
+        uncompiled(resource_type)  # compiles the type's plan
+    release_parsed()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
