@@ -131,11 +131,14 @@ def _with_references(value: Any, local: dict[str, str]) -> Any:
 
 
 def trimmed(source: Source, resources: int) -> Source:
-    """The first groups holding about ``resources`` (for small runs below one copy)."""
+    """The first groups holding about ``resources`` (for small runs below one copy), and
+    at least one patient's (the synthetic city's first group, its facilities, can be larger
+    than a small run on its own)."""
     kept: list[tuple[Resource, ...]] = []
     total = 0
     for group in source.groups:
-        if total >= resources:
+        has_patient = any(any(r["resourceType"] == "Patient" for r in g) for g in kept)
+        if total >= resources and has_patient:
             break
         kept.append(group)
         total += len(group)
@@ -175,7 +178,7 @@ def write_dataset(source: Source, folder: Path, resources: int, everything: int)
         files.append(path)
     patient_id, count = _write_everything(source, folder / "everything.ndjson", everything)
     files.append(folder / "everything.ndjson")
-    first_patient = next(r for r in source.groups[0] if r["resourceType"] == "Patient")
+    first_patient = next(r for g in source.groups for r in g if r["resourceType"] == "Patient")
     return Dataset(
         files=tuple(files),
         resources=copies * len(one_copy) + count,
