@@ -4,18 +4,20 @@ access policy, consent and one audit event per scan, on every backend."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 import pytest
-from sqlalchemy import select
 
 from khealth.core.errors import Forbidden
 from khealth.fhir.search_parse import parse_search
 from khealth.records.service import Records
-from khealth.store.memory import MemoryStore
-from khealth.store.schema import audit_log
-from tests.spec.test_consent_spec import ALICE, CAROL, SERVICE, WRITER_B, given, put
+from tests.spec.test_consent_spec import (
+    ALICE,
+    CAROL,
+    SERVICE,
+    WRITER_B,
+    audit_events,
+    given,
+    put,
+)
 from tests.support import system_context
 
 pytestmark = pytest.mark.spec
@@ -32,15 +34,6 @@ def searched(records: Records, resource_type: str) -> dict[str, bytes]:
     with records.begin(system_context(), "search") as rs:
         query = parse_search(resource_type, [("_count", "1000")])
         return {m.id: m.content for m in rs.search(query).page.matches}
-
-
-def audit_events(records: Records) -> list[dict[str, Any]]:
-    store = records.store
-    if isinstance(store, MemoryStore):
-        return [orjson.loads(e) for _, e in store._audit]
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        rows = conn.execute(select(audit_log.c.content).order_by(audit_log.c.seq)).all()
-    return [orjson.loads(r.content) for r in rows]
 
 
 def test_a_scan_yields_what_a_search_finds_each_once_page_by_page(records: Records) -> None:
