@@ -12,7 +12,7 @@ from khealth.identity.evaluate import pairwise
 from khealth.identity.fellegi_sunter import distinct_rows
 from khealth.identity.jamo import jamo_similarity, similarities
 from khealth.identity.linkage import LinkOptions, link_records
-from khealth.identity.model import PatientRecord
+from khealth.identity.model import DEFAULT_PARAMETERS, PatientRecord
 from khealth.identity.table import RecordTable
 
 pytestmark = pytest.mark.unit
@@ -168,3 +168,28 @@ def test_distinct_rows_are_those_of_numpy_unique() -> None:
     patterns, counts = distinct_rows(rows)
     expected_patterns, expected_counts = np.unique(rows, axis=0, return_counts=True)
     assert np.array_equal(patterns, expected_patterns) and np.array_equal(counts, expected_counts)
+
+
+def test_rows_of_finds_ids_in_any_order_and_marks_the_absent() -> None:
+    from khealth.identity.assignment import rows_of
+
+    assert rows_of(["b", "a", "c10", "c2"], ["c2", "x", "a", "b"]).tolist() == [3, -1, 1, 0]
+
+
+def test_a_full_run_gives_a_person_wanted_by_two_clusters_to_the_larger() -> None:
+    """Person P0 links a, b, c and P1 links d; the run makes {a, b, d} and {c}: both want
+    P0 first, {a, b, d} keeps it, {c} gets a new Person, and P1, whose only Patient went
+    to {a, b, d}, is deactivated."""
+    from khealth.identity.assignment import plan_full
+    from khealth.identity.columns import PersonColumns
+    from khealth.identity.linkage import LinkResult
+
+    result = LinkResult(["a", "b", "c", "d"], np.array([0, 0, 2, 0]), np.full(4, 3, np.int8), [], DEFAULT_PARAMETERS)  # fmt: skip
+    persons = PersonColumns(
+        ["P0", "P1"], np.array([True, True]), np.array([True, True]),
+        np.array([0, 0, 0, 1], np.int32), ["a", "b", "c", "d"], np.full(4, 3, np.int8),
+    )  # fmt: skip
+    plan = plan_full(result, persons)
+    assert [plan.person_ids[j] for j in plan.person_of_row.tolist()][:2] == ["P0", "P0"]
+    assert plan.person_of_row[2] >= 2 and plan.deactivate.tolist()[:2] == [False, True]
+    assert plan.write.tolist() == [True, True, True]

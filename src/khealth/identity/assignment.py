@@ -49,12 +49,12 @@ class PersonPlan:
             yield j, rows[start:end]
 
 
-def current_links(persons: PersonColumns, row_of: dict[str, int]) -> tuple[Ints, Ints, Ints]:
-    """Per table row, the active Person that links it now (−1: none; the last one when
-    several do) and that link's assurance code; and per link, its row (−1: a Patient
-    this run did not see)."""
-    link_row = np.fromiter((row_of.get(p, -1) for p in persons.link_patient), np.int64, len(persons.link_patient))  # fmt: skip
-    n = len(row_of)
+def current_links(persons: PersonColumns, ids: list[str]) -> tuple[Ints, Ints, Ints]:
+    """Per row of the run (Patient ``ids[row]``), the active Person that links it now (−1:
+    none; the last one when several do) and that link's assurance code; and per link, its
+    row (−1: a Patient this run did not see)."""
+    link_row = rows_of(ids, persons.link_patient)
+    n = len(ids)
     person_of_row = np.full(n, -1, np.int64)
     assurance_of_row = np.full(n, -1, np.int64)
     live = (link_row >= 0) & persons.active[persons.link_person]
@@ -63,11 +63,30 @@ def current_links(persons: PersonColumns, row_of: dict[str, int]) -> tuple[Ints,
     return person_of_row, assurance_of_row, link_row
 
 
-def plan_full(result: LinkResult, persons: PersonColumns, row_of: dict[str, int]) -> PersonPlan:
+def rows_of(ids: list[str], wanted: list[str]) -> Ints:
+    """The index of each of ``wanted`` in ``ids`` (−1: absent), as a binary search over
+    fixed-width bytes (FHIR ids are ASCII): no dictionary of 1.4 million strings."""
+    if not ids or not wanted:
+        return np.full(len(wanted), -1, np.int64)
+    width = max(max(map(len, ids)), max(map(len, wanted)))
+    try:
+        table = np.array(ids, dtype=f"S{width}")
+        keys = np.array(wanted, dtype=f"S{width}")
+    except UnicodeEncodeError:  # not an id a validated resource can have: the slow way
+        lookup = dict(zip(ids, range(len(ids)), strict=True))
+        return np.fromiter((lookup.get(w, -1) for w in wanted), np.int64, len(wanted))
+    order = np.argsort(table, kind="stable")
+    ordered = table[order]
+    at = np.minimum(np.searchsorted(ordered, keys), len(ids) - 1)
+    rows: Ints = np.where(ordered[at] == keys, order[at], -1)
+    return rows
+
+
+def plan_full(result: LinkResult, persons: PersonColumns) -> PersonPlan:
     """Each cluster takes the Person most of its members link to now (each Person once,
     larger clusters first; ties to the Person met first in row order), else a new one;
     Persons left without a cluster are deactivated."""
-    current, current_assurance, link_row = current_links(persons, row_of)
+    current, current_assurance, link_row = current_links(persons, result.ids)
     cluster, sizes = _clusters(result.labels)
     chosen = _choose(cluster, sizes, current, len(persons))
     ids, existing = _with_new_ids(persons, chosen)
@@ -90,13 +109,11 @@ def plan_full(result: LinkResult, persons: PersonColumns, row_of: dict[str, int]
     return PersonPlan(ids, existing, write, deactivate, person_of_row, incremental=False)
 
 
-def plan_incremental(
-    result: LinkResult, persons: PersonColumns, row_of: dict[str, int]
-) -> PersonPlan:
+def plan_incremental(result: LinkResult, persons: PersonColumns) -> PersonPlan:
     """Linked Patients stay where they are; an unlinked one joins the Person most of its
     cluster links to (ties: met first in row order), or a new Person with the rest of its
     unlinked cluster."""
-    current, _, _ = current_links(persons, row_of)
+    current, _, _ = current_links(persons, result.ids)
     cluster, _ = _clusters(result.labels)
     votes = _votes(cluster, current)
     best = np.full(int(cluster.max(initial=-1)) + 1, -1, np.int64)
@@ -140,19 +157,26 @@ def _votes(cluster: Ints, current: Ints) -> tuple[Ints, Ints, Ints]:
 
 
 def _choose(cluster: Ints, sizes: Ints, current: Ints, existing: int) -> Ints:
-    """The Person of each cluster for a full run; new Persons numbered from ``existing``."""
+    """The Person of each cluster for a full run; new Persons numbered from ``existing``.
+    When no two clusters want the same Person first (a rerun over stable data) that is
+    the answer; otherwise clusters take their choices one by one, larger first."""
     voted_cluster, voted_person, _ = _votes(cluster, current)
-    by_cluster: dict[int, list[int]] = {}
-    for c, p in zip(voted_cluster.tolist(), voted_person.tolist(), strict=True):
-        by_cluster.setdefault(c, []).append(p)
     chosen = np.full(len(sizes), -1, np.int64)
-    used: set[int] = set()
-    for c in np.argsort(-sizes, kind="stable").tolist():
-        for p in by_cluster.get(c, ()):
-            if p not in used:
-                used.add(p)
-                chosen[c] = p
-                break
+    first = np.r_[True, voted_cluster[1:] != voted_cluster[:-1]] if len(voted_cluster) else np.empty(0, bool)  # fmt: skip
+    top = voted_person[first]
+    if len(np.unique(top)) == len(top):
+        chosen[voted_cluster[first]] = top
+    else:
+        by_cluster: dict[int, list[int]] = {}
+        for c, p in zip(voted_cluster.tolist(), voted_person.tolist(), strict=True):
+            by_cluster.setdefault(c, []).append(p)
+        used: set[int] = set()
+        for c in np.argsort(-sizes, kind="stable").tolist():
+            for p in by_cluster.get(c, ()):
+                if p not in used:
+                    used.add(p)
+                    chosen[c] = p
+                    break
     new = np.flatnonzero(chosen < 0)
     chosen[new] = existing + np.arange(len(new))
     return chosen

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from khealth.access.context import AccessContext
+from khealth.identity.assignment import current_links
 from khealth.identity.blocking import RULES, block_key
 from khealth.identity.columns import PatientColumns, PersonColumns
 from khealth.identity.compare import compare
@@ -102,12 +103,7 @@ class _Base:
         self.lookup = {f: {v: i for i, v in enumerate(patients.values[f])} for f in ("token", "name", "phone")}  # fmt: skip
         self.initial_code = {v: i for i, v in enumerate(table.initials)}
         self.name_counts = np.bincount(table.name[table.name >= 0], minlength=len(table.names))
-        row_of = {pid: row for row, pid in enumerate(patients.ids)}
-        self.person_of_row = np.full(len(patients), -1, np.int32)
-        for j, patient in zip(persons.link_person.tolist(), persons.link_patient, strict=True):
-            row = row_of.get(patient)
-            if row is not None and persons.active[j]:
-                self.person_of_row[row] = j
+        self.person_of_row = current_links(persons, patients.ids)[0].astype(np.int32)
         self.person_ids = persons.ids
 
     def __len__(self) -> int:

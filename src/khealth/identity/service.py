@@ -106,9 +106,8 @@ class PatientIndex:
         )
         result = link_table(RecordTable.from_columns(patients), options)
         del patients
-        row_of = {pid: row for row, pid in enumerate(result.ids)}
-        plan = (plan_full if full else plan_incremental)(result, persons, row_of)
-        del row_of, persons
+        plan = (plan_full if full else plan_incremental)(result, persons)
+        del persons
         writing = time.perf_counter()
         written = write_persons(self.records, ctx, result, plan, self.preparer)
         self._save_run(ctx, result)
