@@ -27,6 +27,7 @@ from khealth.access.scopes import parse_scopes
 from khealth.core.errors import Forbidden, KhealthError
 from khealth.ingest.hl7v2.ack import build_ack
 from khealth.ingest.hl7v2.errors import Hl7Error
+from khealth.ingest.hl7v2.facilities import FacilityDirectory, stamp
 from khealth.ingest.hl7v2.mapping import facility_key, map_message
 from khealth.ingest.hl7v2.message import Message, parse
 from khealth.ingest.hl7v2.model import DeadLetter, Header, Mapped, Merge, ProcessedMessage
@@ -39,7 +40,7 @@ from khealth.records.service import Records, RecordSession, load_json
 
 FEED_SCOPES = "system/Patient.cruds system/Encounter.cruds system/Observation.cruds " \
               "system/DiagnosticReport.cruds system/MedicationRequest.cruds " \
-              "system/Provenance.cruds"  # fmt: skip
+              "system/Provenance.cruds system/Organization.rs"  # fmt: skip
 _ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]")
 
 
@@ -73,6 +74,7 @@ class Hl7Feed:
         self.rrn_key = rrn_key
         self.sealer = sealer
         self.clock: Clock = clock or SystemClock()
+        self.directory = FacilityDirectory(self.clock)
 
     def handle(self, raw: bytes) -> bytes:
         return self.handle_many([raw])[0]
@@ -147,6 +149,12 @@ class Hl7Feed:
             return
         errors: dict[int, Hl7Error] = {}
         with self.records.begin(FEED_CONTEXT, "hl7v2") as rs:
+            holders = self.directory.holders(rs, (p.mapped.header for p in batch if p.mapped))
+            for p in batch:
+                holder = holders[_key(p)[0]]
+                if holder is not None:
+                    assert p.mapped is not None
+                    stamp(p.mapped, holder)
             try:
                 applied = self._apply_group(rs, batch, errors)
             except StagedWritesFailed as failed:
@@ -241,25 +249,31 @@ def _link_merged(rs: RecordSession, merge: Merge, survivor_ref: str) -> None:
     """A40: the old Patient stays, inactive, ``replaced-by`` the survivor, which gets a
     ``replaces`` link.  An old record this platform never saw is created as such a stub, so
     that a late message under the old number still finds the merge."""
+    survivor_id = survivor_ref.split("/", 1)[1]
+    survivor = _without_version(load_json(rs.read("Patient", survivor_id).content))
     old = rs._conditional("Patient", merge.old_identifier)
-    if old is None:
-        body: dict[str, Any] = {
-            "resourceType": "Patient",
-            "identifier": [merge.old_resource_identifier],
-        }
-        old_id = rs.create({**body, "active": False}).stored.id
+    if old is None:  # held by the facility that sent the merge, as the survivor is
+        body: dict[str, Any] = {"resourceType": "Patient", "active": False,
+                                "identifier": [merge.old_resource_identifier]}  # fmt: skip
+        if "meta" in survivor:
+            body["meta"] = survivor["meta"]
+        old_id = rs.create(body).stored.id
     else:
-        body = load_json(old.content)
-        body.pop("meta", None)
+        body = _without_version(load_json(old.content))
         old_id = old.id
     body.update(active=False, link=[{"other": {"reference": survivor_ref}, "type": "replaced-by"}])
     rs.update("Patient", old_id, {**body, "id": old_id})
-    survivor_id = survivor_ref.split("/", 1)[1]
-    survivor = load_json(rs.read("Patient", survivor_id).content)
-    survivor.pop("meta", None)
     links = [link for link in survivor.get("link", []) if link.get("type") != "replaces"]
     links.append({"other": {"reference": f"Patient/{old_id}"}, "type": "replaces"})
     rs.update("Patient", survivor_id, {**survivor, "link": links})
+
+
+def _without_version(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored Patient to write again: its meta goes, except the holder it carries."""
+    source = body.pop("meta", {}).get("source")
+    if source is not None:
+        body["meta"] = {"source": source}
+    return body
 
 
 def _split_location(location: str) -> tuple[str, int, int]:
