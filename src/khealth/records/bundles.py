@@ -149,7 +149,7 @@ class TransactionRunner:
                 if e.method == "POST":
                     resource_type, _, _ = _split(e.url)
                     existing = (
-                        self.rs._conditional(resource_type, e.if_none_exist)
+                        self.rs.conditional_match(resource_type, e.if_none_exist)
                         if e.if_none_exist
                         else None
                     )
@@ -159,7 +159,7 @@ class TransactionRunner:
                 elif e.method == "PUT":
                     resource_type, id, query = _split(e.url)
                     if query:
-                        match = self.rs._conditional(resource_type, query)
+                        match = self.rs.conditional_match(resource_type, query)
                         given = e.resource.get("id") if isinstance(e.resource, dict) else None
                         id = (
                             match.id
@@ -190,7 +190,7 @@ class TransactionRunner:
                 if ref in self.mapping:
                     continue
                 resource_type, _, query = _split(ref)
-                match = self.rs._conditional(resource_type, query or "")
+                match = self.rs.conditional_match(resource_type, query or "")
                 if match is None:
                     raise _entry_error(
                         e,

@@ -33,14 +33,14 @@ from khealth.fhir.search_values import parse_token, split_escaped
 from khealth.records.bundles import Entry, parse_entries
 from khealth.records.identifiers import protect_identifiers
 from khealth.records.ports import StoredVersion, Write
+from khealth.records.prepare import require_supported
 from khealth.records.references import rewrite_references
-from khealth.records.service import (
+from khealth.records.session import (
     RecordSession,
     WriteResult,
-    _query_pairs,
-    _same_content,
     load_json,
-    require_supported,
+    query_pairs,
+    same_content,
 )
 
 Key = tuple[str, str]  # (type, id)
@@ -88,7 +88,7 @@ class ConditionalGroup:
         answers them, exactly, once the group's writes are flushed)."""
         key = (resource_type, criteria)
         if key not in self._tokens:
-            params = _query_pairs(criteria)
+            params = query_pairs(criteria)
             token = None
             if len(params) == 1 and params[0][0] == "identifier":
                 values = split_escaped(params[0][1], ",")
@@ -109,7 +109,7 @@ class ConditionalGroup:
         return _IDENTIFIER_CLAUSES[resource_type]
 
     def _criterion(self, resource_type: str, criteria: str) -> Any:
-        params = _query_pairs(criteria)
+        params = query_pairs(criteria)
         if not params:
             raise InvalidRequest([Issue("invalid", "a conditional request needs search criteria")])
         return parse_search(resource_type, params).clauses
@@ -281,7 +281,7 @@ class ConditionalGroup:
         if stored is not None:
             rs.gate.require(stored, write=True)
             self._require_in_compartment(resource_type, id, "update")
-            if not stored.deleted and _same_content(stored, body):
+            if not stored.deleted and same_content(stored, body):
                 return WriteResult(stored, created=False, changed=False)
         expected = stored.version if stored else None
         version, index, compartments = rs.prepare(resource_type, id, body, expected, method)

@@ -251,7 +251,7 @@ def _link_merged(rs: RecordSession, merge: Merge, survivor_ref: str) -> None:
     that a late message under the old number still finds the merge."""
     survivor_id = survivor_ref.split("/", 1)[1]
     survivor = _without_version(load_json(rs.read("Patient", survivor_id).content))
-    old = rs._conditional("Patient", merge.old_identifier)
+    old = rs.conditional_match("Patient", merge.old_identifier)
     if old is None:  # held by the facility that sent the merge, as the survivor is
         body: dict[str, Any] = {"resourceType": "Patient", "active": False,
                                 "identifier": [merge.old_resource_identifier]}  # fmt: skip
