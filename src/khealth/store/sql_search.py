@@ -219,6 +219,22 @@ class SearchCompiler:
         matched = r.c.pk.in_(select(table.c.res_pk).where(*base, or_(*alternatives)))
         return not_(matched) if crit.modifier == "not" else matched
 
+    def matching_keys(self, clause: Clause, resource_type: str | None) -> Select[Any] | None:
+        """The keys of the resources a positive criterion on an index table matches
+        (``SELECT res_pk ...``; a key may come more than once), to drive a search from
+        its index in key order; None for a clause that cannot (``:not``, ``:missing``,
+        ``_id``, ``_lastUpdated``, chains, ``_has``)."""
+        if not isinstance(clause, Criterion) or clause.modifier in ("not", "missing"):
+            return None
+        table = INDEX_TABLES.get(clause.param_type)
+        if table is None or clause.param in ("_id", "_lastUpdated"):
+            return None
+        base = [table.c.param == clause.param]
+        if resource_type is not None:
+            base.append(table.c.type == resource_type)
+        alternatives = self._alternatives(clause.values, table, clause.modifier)
+        return select(table.c.res_pk).where(*base, or_(*alternatives))
+
     def _alternatives(
         self,
         values: Sequence[SearchValue | CompositeSearch],
