@@ -244,12 +244,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(data_dir: Path, database: str, mllp_port: int) -> subprocess.Popen[bytes]:
+def _serve(data_dir: Path, database: str, mllp_port: int, *extra: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KHEALTH_DATA_DIR": str(data_dir), "KHEALTH_LOG_LEVEL": "WARNING"}
     log = (data_dir / "serve.log").open("ab")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "khealth"), "serve", "--port", str(_free_port()),
-         "--database", database, "--mllp-port", str(mllp_port)],
+         "--database", database, "--mllp-port", str(mllp_port), *extra],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -324,6 +324,63 @@ def test_sigkill_mid_stream_then_resend_applies_every_message_exactly_once(tmp_p
         with store.engine.connect() as conn:
             applied = set(conn.execute(select(hl7_message.c.control_id)).scalars())
         assert acked_before <= applied  # nothing acknowledged was lost
+    finally:
+        store.close()
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_listener_processes_share_the_port_and_apply_each_message_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``--mllp-processes 2``: a second listener process takes its share of the
+    connections; messages about the same patients arrive on connections held by different
+    processes and still make one Patient each; the listener ends with the serve process."""
+    if backend == "sqlite":
+        database = f"sqlite:///{tmp_path / 'served.db'}"
+    else:
+        database = request.getfixturevalue("postgres_url")
+        emptied = open_store(database)
+        empty_tables(emptied)
+        emptied.close()
+    mllp_port = _free_port()
+    process = _serve(tmp_path, database, mllp_port, "--mllp-processes", "2")
+    try:
+        (child,) = [c for c in _children(process.pid)
+                    if b"mllp_processes" in Path(f"/proc/{c}/cmdline").read_bytes()]  # fmt: skip
+        busy_before = _cpu_seconds(child)
+        messages = {}
+        for i in range(60):  # each patient's three messages go out on different connections
+            messages[f"A{i}"] = m.adt("A01", f"A{i}", mrn=f"MP{i}", visit=f"V{i}")
+            messages[f"R{i}"] = m.oru(f"R{i}", mrn=f"MP{i}")
+            messages[f"O{i}"] = m.rde(f"O{i}", mrn=f"MP{i}")
+        acked: set[str] = set()
+        _stream(mllp_port, messages, acked, senders=12)
+        assert acked == set(messages)
+        assert _cpu_seconds(child) - busy_before > 0.05, "the second process took no share"
+    finally:
+        process.kill()  # SIGKILL: the listener process must not outlive it
+        process.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or b"(Z)" in Path(f"/proc/{child}/stat").read_bytes()  # fmt: skip
+    store = open_store(database)
+    try:
+        assert count(store, "Patient") == 60
+        assert count(store, "Provenance") == len(messages)
+        with store.engine.connect() as conn:
+            applied = list(conn.execute(select(hl7_message.c.control_id)).scalars())
+        assert sorted(applied) == sorted(messages)
     finally:
         store.close()
 

@@ -24,6 +24,9 @@ def serve(
     ] = None,
     mllp_port: Annotated[int | None, typer.Option(help="HL7 v2 MLLP port (off by default)")] = None,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    mllp_processes: Annotated[
+        int, typer.Option(min=1, help="HL7 v2 listener processes sharing the MLLP port")
+    ] = 1,
     dicom_port: Annotated[
         int | None, typer.Option(help="DICOM C-STORE SCP port (off by default)")
     ] = None,
@@ -45,7 +48,9 @@ def serve(
 
     configure_logging()
     if mllp_port is not None:
-        _start_mllp(host, mllp_port)
+        from khealth.cli.mllp_processes import start_listeners
+
+        start_listeners(host, mllp_port, mllp_processes)
     if dicom_port is not None:
         _start_dicom(host, dicom_port, port, dicom_ae_title, dicom_peer or [])
     if mllp_port is not None and workers == 1:
@@ -77,25 +82,6 @@ def _freeze_startup_heap() -> None:
     check_resource({"resourceType": "Patient", "id": "warm-up"})
     gc.collect()
     gc.freeze()
-
-
-def _start_mllp(host: str, port: int) -> None:
-    """The HL7 v2 listener in this process, on its own event loop in a thread beside
-    uvicorn's, with its own connections to the same database (so a slow commit of a
-    message group never blocks the web loop).  Stopped with the process; a sender resends
-    whatever was not acknowledged."""
-    from khealth.core.config import get_settings
-    from khealth.ingest.mllp import MllpSettings, MllpThread
-    from khealth.records.service import Records
-    from khealth.store.factory import open_store
-    from khealth.store.feeds_sql import open_feed, synchronous_full
-
-    settings = get_settings()
-    store = open_store(settings.resolved_database_url(), migrate=True)
-    synchronous_full(store)
-    feed = open_feed(store, Records(store), settings.data_dir)
-    MllpThread(feed, MllpSettings(host=host, port=port)).start()
-    typer.echo(f"HL7 v2 MLLP listening on {host}:{port}", err=True)
 
 
 def _start_dicom(host: str, port: int, http_port: int, ae_title: str, peers: list[str]) -> None:

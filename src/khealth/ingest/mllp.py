@@ -69,6 +69,9 @@ class MllpSettings:
     idle_timeout: float = 600.0  # a connection with no frame for this long is closed
     max_batch: int = 500
     max_in_flight: int = 1000  # unanswered messages per connection before reading waits
+    #: several listener processes on one port (SO_REUSEPORT): the kernel spreads the
+    #: connections over them; each connection stays with one process, so its order holds
+    reuse_port: bool = False
 
 
 class FrameTooLarge(Exception):
@@ -117,7 +120,7 @@ class MllpServer:
         self._committer = asyncio.create_task(self._commit_loop())
         self._server = await asyncio.start_server(
             self._connection, self.settings.host, self.settings.port,
-            limit=self.settings.max_message + len(END),
+            limit=self.settings.max_message + len(END), reuse_port=self.settings.reuse_port,
         )  # fmt: skip
         log.info("mllp listening", host=self.settings.host, port=self.port)
 
