@@ -1,6 +1,7 @@
 """The generated part of ``docs/benchmarks.md``: machine, method, figures, profile, other benches.
 
-Only the text between the two markers is rewritten; what is above them is written by hand.
+Only the text between the two markers is rewritten; what is above and below them is written
+by hand.
 """
 
 from __future__ import annotations
@@ -195,5 +196,6 @@ def write_document(path: Path, generated: Sequence[str]) -> None:
     body = "\n".join([BEGIN, "", *generated, END]) + "\n"
     text = path.read_text() if path.exists() else "# Benchmarks\n\n"
     head = text.split(BEGIN, 1)[0] if BEGIN in text else text.rstrip("\n") + "\n\n"
+    tail = text.split(END, 1)[1].lstrip("\n") if BEGIN in text and END in text else ""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(head + body)
+    path.write_text(head + body + ("\n" + tail if tail else ""))
