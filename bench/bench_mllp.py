@@ -12,6 +12,7 @@ still gives comparable figures.
 
     .venv/bin/python bench/bench_mllp.py [--messages 3000] [--connections 16]
         [--pipelined 1 --window 50] [--mix adt|oru|mixed|visit] [--database postgres|URL]
+        [--processes N]   # N listener processes on the port (khealth serve --mllp-processes)
 
 Mixes: ``adt`` an admission of a new patient per message; ``oru`` results; ``mixed`` an
 admission, a result and an order per patient; ``visit`` the whole stay of a patient on one
@@ -141,6 +142,15 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (the extra listener processes)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return _cpu_of(pid) + sum(_tree_cpu(int(child)) for child in children)
+
+
 def _client_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -223,6 +233,7 @@ def main() -> None:
         "--window", type=int, default=50, help="messages in flight per pipelined sender"
     )
     parser.add_argument("--mix", choices=["adt", "oru", "mixed", "visit"], default="adt")
+    parser.add_argument("--processes", type=int, default=1, help="listener processes (--mllp-processes)")  # fmt: skip
     parser.add_argument(
         "--database", default="", help="'postgres' for a fresh PostgreSQL database, or a URL"
     )
@@ -237,7 +248,8 @@ def main() -> None:
     env = {**os.environ, "KHEALTH_DATA_DIR": str(data), "KHEALTH_LOG_LEVEL": "WARNING"}
     log = (data / "serve.log").open("ab")
     process = subprocess.Popen([khealth, "serve", "--port", str(http_port), "--database",
-                                database, "--mllp-port", str(port)], env=env, stdout=log,
+                                database, "--mllp-port", str(port), "--mllp-processes",
+                                str(args.processes)], env=env, stdout=log,
                                stderr=subprocess.STDOUT)  # fmt: skip
     try:
         try:
@@ -245,20 +257,21 @@ def main() -> None:
         except SystemExit:
             print((data / "serve.log").read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
-        warm = [_facility(raw, 9999) for raw in [*_visit(-1), m.oru("WARM-ORU", mrn="WARM")]]
-        _sender(port, warm, [])  # code paths and connections warmed, schema caches filled
+        for w in range(4 * args.processes):  # connections land on every listener process
+            warm = [_facility(raw, 9900 + w) for raw in [*_visit(-1), m.oru("WARM-ORU", mrn="WARM")]]  # fmt: skip
+            _sender(port, warm, [])  # code paths and connections warmed, schema caches filled
         time.sleep(2)
         backends = PgBackends(database) if database.startswith("postgresql") else None
         pg_before = backends.cpu() if backends else {}
-        server_before, client_before = _cpu_of(process.pid), _client_cpu()
+        server_before, client_before = _tree_cpu(process.pid), _client_cpu()
         codes, elapsed = _run(port, args)
-        server = _cpu_of(process.pid) - server_before
+        server = _tree_cpu(process.pid) - server_before
         client = _client_cpu() - client_before
         pg_after = backends.cpu() if backends else {}
         pg = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
         accepted = codes.count("AA")
         n = len(codes)
-        senders = f"{args.connections} stop-and-wait"
+        senders = f"{args.processes} listener process(es), {args.connections} stop-and-wait"
         if args.pipelined:
             senders += f" + {args.pipelined} pipelined (window {args.window})"
         print(f"{args.mix} on {database.split(':')[0]}: {n} messages over {senders} connections "
