@@ -323,7 +323,8 @@ def test_reading_and_preparing_in_other_processes_links_as_one_process_does(
 ) -> None:
     """The batch reads its shards in worker processes through record services of their
     own (a SQL store; the memory store has no other process's view), and new Persons are
-    prepared in bulk import's worker pool, as ``khealth mpi link --workers 2`` does."""
+    prepared in bulk import's worker pool, as ``khealth mpi link --workers 2`` does, and
+    written a few to a transaction (``--batch-size``)."""
     if isinstance(store, MemoryStore):
         pytest.skip("worker processes open the database themselves")
     from khealth.cli.mpi import RecordsAt, _prepare_pool
@@ -337,7 +338,7 @@ def test_reading_and_preparing_in_other_processes_links_as_one_process_does(
     shared = PatientIndex(records, RecordsAt(store.url), 2, _prepare_pool)  # type: ignore[attr-defined]
     read, _ = shared.read(SERVICE_CONTEXT)
     assert read.ids == sorted(p["id"] for p in patients)
-    created = shared.link(SERVICE_CONTEXT, full=True).persons_written
+    created = shared.link(SERVICE_CONTEXT, full=True, batch=7).persons_written  # uneven batches
     assert created == len(partition(records)) and partition(records) == partition(alone)
     assert shared.link(SERVICE_CONTEXT, full=True).persons_written == 0
 

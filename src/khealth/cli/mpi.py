@@ -88,11 +88,17 @@ def link(
     full: Annotated[bool, typer.Option(help="recompute every Person's links")] = False,
     database: Database = None,
     workers: Workers = DEFAULT_WORKERS,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Persons per transaction (larger: faster first run, longer write locks)"
+        ),
+    ] = 1000,
 ) -> None:
     """Link facility Patients to Persons (only the unlinked ones unless --full)."""
     index, store = _index(database, workers)
     try:
-        summary = index.link(_context(), full=full)
+        summary = index.link(_context(), full=full, batch=batch_size)
     finally:
         store.close()
     typer.echo(json.dumps({**summary.stats, "persons_written": summary.persons_written}))

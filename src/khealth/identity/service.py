@@ -34,7 +34,7 @@ from khealth.identity.columns import (
 )
 from khealth.identity.linkage import LinkOptions, LinkResult, link_table
 from khealth.identity.model import LEVEL_PROBABLE, Parameters
-from khealth.identity.person_writes import PreparerFactory, write_persons
+from khealth.identity.person_writes import BATCH, PreparerFactory, write_persons
 from khealth.identity.persons import new_person_id, patient_links, with_links
 from khealth.identity.table import RecordTable
 from khealth.records.ports import JobState
@@ -92,9 +92,12 @@ class PatientIndex:
         return {v.id: load_json(v.content) for page in self.records.scan(ctx, "Person") for v in page}  # fmt: skip
 
     # -- batch linkage ---------------------------------------------------------------
-    def link(self, ctx: AccessContext, full: bool = False, seed: int = 0) -> RunSummary:
+    def link(
+        self, ctx: AccessContext, full: bool = False, seed: int = 0, batch: int = BATCH
+    ) -> RunSummary:
         """``khealth mpi link``: link every Patient (``full``: recompute every Person's
-        links) or only Patients no Person links yet."""
+        links) or only Patients no Person links yet; Persons are written ``batch`` to a
+        transaction."""
         started = time.perf_counter()
         patients, persons = self.read(ctx)
         read_seconds = time.perf_counter() - started
@@ -109,7 +112,7 @@ class PatientIndex:
         plan = (plan_full if full else plan_incremental)(result, persons)
         del persons
         writing = time.perf_counter()
-        written = write_persons(self.records, ctx, result, plan, self.preparer)
+        written = write_persons(self.records, ctx, result, plan, self.preparer, batch)
         self._save_run(ctx, result)
         result.stats |= {
             "read_seconds": round(read_seconds, 3), "persons_to_write": int(plan.write.sum()),
