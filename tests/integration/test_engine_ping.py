@@ -8,25 +8,30 @@ from sqlalchemy import create_engine, exc
 
 from khealth.store import engine as engines
 from khealth.store.factory import open_store
+from khealth.store.sql import SqlStore
 
 pytestmark = pytest.mark.integration
 
 
-def _terminate(url: str, pid: int) -> None:
+def _kill_the_pooled_connection(store: SqlStore, url: str) -> int:
+    """Use a connection and give it back to the pool, then end its server process: the
+    pool holds a dead connection, as after a database restart.  Its server's pid."""
+    with store.engine.connect() as conn:
+        pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
     admin = create_engine(url)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
     admin.dispose()
+    return pid
 
 
 def test_a_connection_killed_while_idle_is_replaced_before_use(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = open_store(postgres_url)
+    assert isinstance(store, SqlStore)
     try:
-        with store.engine.connect() as conn:
-            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        _terminate(postgres_url, pid)  # the connection is back in the pool, its server gone
+        pid = _kill_the_pooled_connection(store, postgres_url)
         monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 0.0)  # it has idled long enough
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
@@ -39,10 +44,9 @@ def test_without_the_idle_check_the_dead_connection_fails_its_request(
 ) -> None:
     """The control: the check above is what saved the request."""
     store = open_store(postgres_url)
+    assert isinstance(store, SqlStore)
     try:
-        with store.engine.connect() as conn:
-            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        _terminate(postgres_url, pid)
+        _kill_the_pooled_connection(store, postgres_url)
         monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 3600.0)
         with pytest.raises(exc.OperationalError), store.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
