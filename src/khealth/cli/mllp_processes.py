@@ -66,7 +66,9 @@ def _spawn(host: str, port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
     )
     assert child.stdout is not None
-    if child.stdout.readline().strip() != b"listening":
+    started = child.stdout.readline().strip() == b"listening"
+    child.stdout.close()  # the child has moved its stdout onto its stderr
+    if not started:
         child.kill()
         raise RuntimeError("an MLLP listener process did not start (see its log)")
     return child
@@ -107,6 +109,7 @@ def _listen(host: str, port: int, parent: int) -> None:
         loop.add_signal_handler(signum, loop.stop)
     sys.stdout.write("listening\n")
     sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nothing more goes to the parent's pipe
     loop.run_forever()
     loop.run_until_complete(server.stop())
 
