@@ -78,6 +78,14 @@ def split_escaped(text: str, separator: str) -> list[str]:
     return parts
 
 
+def escape(text: str) -> str:
+    """A value as a search parameter holds it: ``\\ , | $`` escaped (the inverse of
+    ``unescape``; http://hl7.org/fhir/R4/search.html#escaping)."""
+    for char in ("\\", ",", "|", "$"):
+        text = text.replace(char, "\\" + char)
+    return text
+
+
 def unescape(text: str) -> str:
     """Drop the backslash of ``\\,`` ``\\|`` ``\\$`` ``\\\\``; other backslashes stay."""
     if "\\" not in text:

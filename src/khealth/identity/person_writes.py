@@ -13,7 +13,7 @@ one session (``upsert_many``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,6 +21,7 @@ import numpy.typing as npt
 import orjson
 
 from khealth.access.context import AccessContext
+from khealth.core.batching import batched
 from khealth.core.errors import KhealthError
 from khealth.identity.assignment import PersonPlan, assurance_of
 from khealth.identity.linkage import LinkResult
@@ -59,14 +60,14 @@ def write_persons(
     """Write every Person the plan marks, ``size`` to a transaction; returns how many
     changed."""
     reread = [item for item in plan.rows_by_person() if _needs_current(plan, item[0])]
-    written = sum(_write_reading(records, ctx, result, plan, b) for b in _batches(iter(reread), size))  # fmt: skip
+    written = sum(_write_reading(records, ctx, result, plan, b) for b in batched(iter(reread), size))  # fmt: skip
     fresh = (item for item in plan.rows_by_person() if not _needs_current(plan, item[0]))
     if preparer is None or len(reread) == int(plan.write.sum()):  # no pool for nothing
-        return written + sum(_write_reading(records, ctx, result, plan, b) for b in _batches(fresh, size))  # fmt: skip
+        return written + sum(_write_reading(records, ctx, result, plan, b) for b in batched(fresh, size))  # fmt: skip
     pool = preparer(ctx, records.clock)
     try:
         pending: deque[list[bytes]] = deque()
-        for batch in _batches(fresh, size):
+        for batch in batched(fresh, size):
             lines = [orjson.dumps(_body(result, plan, j, rows, None)) for j, rows in batch]
             pool.submit(lines)
             pending.append(lines)
@@ -81,17 +82,6 @@ def write_persons(
 
 def _needs_current(plan: PersonPlan, j: int) -> bool:
     return bool(plan.incremental and plan.existing[j] and not plan.deactivate[j])
-
-
-def _batches(items: Iterator[tuple[int, npt.NDArray[np.int64]]], size: int) -> Iterator[Batch]:
-    batch: Batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _body(

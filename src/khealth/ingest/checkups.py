@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from khealth.access.context import AccessContext
+from khealth.core.batching import batched
 from khealth.core.errors import Gone, KhealthError, NotFound
 from khealth.fhir.search_parse import parse_search
 from khealth.fhir.validation import check_resource
@@ -59,7 +60,7 @@ def import_checkups(records: Records, ctx: AccessContext, path: Path) -> Checkup
         missing = missing_columns(list(reader.fieldnames or []))
         if missing:
             raise CheckupFileError(f"the file lacks the columns {', '.join(missing)}")
-        for batch in _batches(_numbered(reader, report), BATCH_ROWS):
+        for batch in batched(_numbered(reader, report), BATCH_ROWS):
             with records.begin(ctx, "create") as rs:
                 for line, row in batch:
                     _import_row(rs, line, row, report)
@@ -76,17 +77,6 @@ def _numbered(reader: csv.DictReader[str], report: CheckupReport) -> Iterator[tu
             yield line, read_row(raw)
         except RowError as error:
             report.errors.extend(f"row {line}: {p}" for p in error.problems)
-
-
-def _batches(rows: Iterator[tuple[int, CheckupRow]], size: int) -> Iterator[list[tuple[int, CheckupRow]]]:  # fmt: skip
-    batch: list[tuple[int, CheckupRow]] = []
-    for item in rows:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _import_row(rs: RecordSession, line: int, row: CheckupRow, report: CheckupReport) -> None:

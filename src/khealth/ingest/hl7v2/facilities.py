@@ -23,6 +23,7 @@ from typing import Any
 from khealth.access.consent import FACILITY_SOURCE
 from khealth.fhir.search_model import SearchQuery
 from khealth.fhir.search_parse import parse_search
+from khealth.fhir.search_values import escape
 from khealth.ingest.hl7v2.model import Header, Mapped
 from khealth.records.clock import Clock
 from khealth.records.service import RecordSession
@@ -62,20 +63,13 @@ def _registered(rs: RecordSession, h: Header) -> str | None:
     names |= {"urn:oid:" + n for n in names if _OID.fullmatch(n)}
     if not names:
         return None
-    values = ",".join(sorted(_escape(n) for n in names))
+    values = ",".join(sorted(escape(n) for n in names))
     query = parse_search("Organization", [("identifier", values)])
     matches = rs.search(SearchQuery("Organization", query.clauses, count=2)).page.matches
     return matches[0].id if len(matches) == 1 else None
 
 
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
-
-
-def _escape(value: str) -> str:
-    """FHIR search escaping of one value."""
-    for char in ("\\", ",", "|", "$"):
-        value = value.replace(char, "\\" + char)
-    return value
 
 
 def stamp(mapped: Mapped, organization: str) -> None:

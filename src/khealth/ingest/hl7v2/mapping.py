@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from khealth.access.rrn import RRN_TOKEN_SYSTEM, looks_like_rrn, tokenise_rrn
+from khealth.fhir.search_values import escape
 from khealth.ingest.hl7v2 import datatypes as dt
 from khealth.ingest.hl7v2.errors import Hl7Error, invalid, missing
 from khealth.ingest.hl7v2.message import Message, Segment, pick
@@ -58,10 +59,8 @@ def header(message: Message, raw: bytes) -> Header:
 
 
 def _search_escape(text: str) -> str:
-    """FHIR search escaping (http://hl7.org/fhir/R4/search.html#escaping), then URL quoting."""
-    for char in ("\\", ",", "|", "$"):
-        text = text.replace(char, "\\" + char)
-    return quote(text, safe="")
+    """FHIR search escaping, then URL quoting."""
+    return quote(escape(text), safe="")
 
 
 def criteria(identifier: dict[str, Any]) -> str:
